@@ -1,0 +1,1 @@
+"""civility's core: domain rules, storage and settings shared by the API (``service``) and workers."""

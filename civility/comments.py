@@ -1,0 +1,244 @@
+"""The comment service: create, read, edit and delete, with the rules readers run into."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Callable
+
+from civility.config import Settings
+from civility.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from civility.identity import Reader
+from civility.pagination import decode_cursor, encode_cursor
+from civility.policy import initial_status
+from civility.statuses import EDITABLE, Action, Status
+from civility.store.comments import CommentRepository
+from civility.store.db import Database
+from civility.store.models import Comment, utcnow
+from civility.text import MAX_BODY_CHARS, MAX_NAME_CHARS, TextError, normalise, render_html
+
+log = logging.getLogger(__name__)
+
+ARTICLE_ID = re.compile(r"^[A-Za-z0-9\-_.:/]{1,128}$")
+SORTS = ("oldest", "newest", "top")
+
+# Called after commit with (comment_id, revision); must raise on failure so it can be logged.
+Enqueue = Callable[[int, int], None]
+
+
+def check_article_id(article_id: str) -> str:
+    if not isinstance(article_id, str) or not ARTICLE_ID.match(article_id):
+        raise Invalid("invalid article_id",
+                      {"article_id": ["1 to 128 characters of letters, digits and -_.:/"]})
+    return article_id
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def clean_body(body: str) -> str:
+    try:
+        body = normalise(body)
+    except TextError as exc:
+        raise Invalid("invalid body", {"body": [str(exc)]}) from exc
+    if not 1 <= len(body) <= MAX_BODY_CHARS:
+        raise Invalid("invalid body", {"body": [f"must be 1 to {MAX_BODY_CHARS} characters"]})
+    return body
+
+
+def clean_name(name: str) -> str:
+    try:
+        name = normalise(name, single_line=True)
+    except TextError as exc:
+        raise Invalid("invalid author_name", {"author_name": [str(exc)]}) from exc
+    if not 1 <= len(name) <= MAX_NAME_CHARS:
+        raise Invalid("invalid author_name", {"author_name": [f"must be 1 to {MAX_NAME_CHARS} characters"]})
+    return name
+
+
+@dataclass
+class Credentials:
+    """What a reader presents to edit or delete: the edit token and/or a verified identity."""
+
+    edit_token: str | None = None
+    reader: Reader | None = None
+
+
+@dataclass
+class ThreadPage:
+    items: list[Comment]
+    replies: dict[int, list[Comment]]
+    reply_counts: dict[int, int]
+    next_cursor: str | None
+    total: int
+
+
+@dataclass
+class RepliesPage:
+    items: list[Comment]
+    next_cursor: str | None
+    reply_counts: dict[int, int] = field(default_factory=dict)
+
+
+class CommentService:
+    def __init__(self, db: Database, settings: Settings, enqueue: Enqueue | None):
+        self.db = db
+        self.settings = settings
+        self._enqueue = enqueue
+
+    def _after_commit_enqueue(self, comment_id: int, revision: int) -> None:
+        # Enqueueing cannot join the database transaction. If Redis is down the comment is
+        # already durable and the sweeper enqueues it once its deadline passes.
+        if self._enqueue is None:
+            return
+        try:
+            self._enqueue(comment_id, revision)
+        except Exception as exc:  # noqa: BLE001 - any broker failure is recoverable by the sweeper
+            log.warning("could not enqueue comment %s for scoring (%s); the sweeper will retry",
+                        comment_id, type(exc).__name__)
+
+    def create(self, article_id: str, body: str, author_name: str | None, parent_id: int | None,
+               reader: Reader | None, client_hash: str | None) -> tuple[Comment, str]:
+        check_article_id(article_id)
+        body = clean_body(body)
+        name = author_name if author_name is not None else (reader.name if reader else None)
+        if name is None:
+            raise Invalid("invalid author_name", {"author_name": ["required"]})
+        name = clean_name(name)
+        edit_token = secrets.token_urlsafe(24)
+        now = utcnow()
+        status = initial_status(self.settings.moderation_mode)
+        with self.db.transaction() as session:
+            repo = CommentRepository(session)
+            top_parent = None
+            if parent_id is not None:
+                parent = repo.get(parent_id)
+                if parent is None or parent.article_id != article_id:
+                    raise Invalid("invalid parent_id", {"parent_id": ["no such comment on this article"]})
+                if parent.status in (Status.DELETED, Status.REJECTED):
+                    raise Invalid("invalid parent_id", {"parent_id": ["that comment can no longer be replied to"]})
+                # Threads are one level deep: a reply to a reply joins the same top-level thread.
+                top_parent = parent.parent_id or parent.id
+            comment = repo.add(Comment(
+                article_id=article_id, parent_id=top_parent, author_name=name,
+                author_id=reader.sub if reader else None, body=body, html=render_html(body),
+                status=status, created_at=now, edit_token_hash=_hash_token(edit_token),
+                client_hash=client_hash, score_due_at=now + timedelta(seconds=self.settings.scoring_deadline_seconds),
+            ))
+            repo.add_event(comment.id, _reader_actor(reader, name), Action.CREATE, None, status, at=now)
+        self._after_commit_enqueue(comment.id, comment.revision)
+        return comment, edit_token
+
+    def _check_author(self, comment: Comment, creds: Credentials) -> str:
+        if creds.reader is not None and comment.author_id and creds.reader.sub == comment.author_id:
+            return _reader_actor(creds.reader, comment.author_name)
+        if creds.edit_token and comment.edit_token_hash and hmac.compare_digest(
+                _hash_token(creds.edit_token), comment.edit_token_hash):
+            return f"author:{comment.author_name}"
+        if creds.edit_token is None and creds.reader is None:
+            raise Unauthorized("an X-Edit-Token or the author's identity token is required")
+        raise Forbidden("these credentials do not belong to the comment's author")
+
+    def _check_window(self, comment: Comment, now: datetime) -> None:
+        if now - comment.created_at > timedelta(seconds=self.settings.edit_window_seconds):
+            raise Forbidden("the edit window for this comment has closed",
+                            {"edit_window_seconds": self.settings.edit_window_seconds})
+
+    def edit(self, comment_id: int, body: str, creds: Credentials) -> Comment:
+        body = clean_body(body)
+        now = utcnow()
+        with self.db.transaction() as session:
+            repo = CommentRepository(session)
+            comment = _get_or_404(repo, comment_id, for_update=True)
+            actor = self._check_author(comment, creds)
+            self._check_window(comment, now)
+            if comment.status not in EDITABLE:
+                raise Conflict(f"a {comment.status} comment cannot be edited", {"status": comment.status})
+            if body == comment.body:
+                return comment
+            before = comment.status
+            # In pre mode new text is scored before others see it again; a held comment is re-scored.
+            after = Status.PENDING if self.settings.moderation_mode == "pre" or before == Status.FLAGGED else before
+            comment.body, comment.html = body, render_html(body)
+            comment.status = after
+            comment.edited_at = now
+            comment.revision += 1
+            comment.version += 1
+            comment.score_due_at = now + timedelta(seconds=self.settings.scoring_deadline_seconds)
+            comment.scoring_attempts = 0
+            comment.claimed_until = None
+            repo.add_event(comment.id, actor, Action.EDIT, before, after, at=now)
+        self._after_commit_enqueue(comment.id, comment.revision)
+        return comment
+
+    def delete(self, comment_id: int, creds: Credentials) -> None:
+        now = utcnow()
+        with self.db.transaction() as session:
+            repo = CommentRepository(session)
+            comment = _get_or_404(repo, comment_id, for_update=True)
+            actor = self._check_author(comment, creds)
+            self._check_window(comment, now)
+            if comment.status == Status.DELETED:
+                return
+            before = comment.status
+            comment.status = Status.DELETED
+            comment.deleted_at = now
+            comment.score_due_at = None
+            comment.version += 1
+            repo.add_event(comment.id, actor, Action.DELETE, before, Status.DELETED, at=now)
+
+    def get(self, comment_id: int, *, moderator: bool) -> tuple[Comment, int]:
+        with self.db.read() as session:
+            repo = CommentRepository(session)
+            comment = repo.get(comment_id)
+            if comment is None or (not moderator and comment.status != Status.PUBLISHED):
+                raise NotFound("no such comment")
+            return comment, repo.reply_counts([comment.id]).get(comment.id, 0)
+
+    def thread(self, article_id: str, sort: str, limit: int, cursor: str | None) -> ThreadPage:
+        check_article_id(article_id)
+        arity = 2 if sort == "top" else 1
+        after = decode_cursor(cursor, f"thread-{sort}", arity)
+        with self.db.read() as session:
+            repo = CommentRepository(session)
+            rows = repo.top_level_page(article_id, sort, limit + 1, after)
+            items, more = rows[:limit], len(rows) > limit
+            ids = [c.id for c in items]
+            replies = repo.reply_previews(ids)
+            counts = repo.reply_counts(ids)
+            total = repo.published_counts([article_id])[article_id]
+        next_cursor = None
+        if more and items:
+            last = items[-1]
+            key = [last.votes, last.id] if sort == "top" else [last.id]
+            next_cursor = encode_cursor(f"thread-{sort}", key)
+        return ThreadPage(items, replies, counts, next_cursor, total)
+
+    def replies(self, comment_id: int, limit: int, cursor: str | None) -> RepliesPage:
+        after = decode_cursor(cursor, "replies", 1)
+        with self.db.read() as session:
+            repo = CommentRepository(session)
+            parent = repo.get(comment_id)
+            if parent is None or parent.status not in (Status.PUBLISHED, Status.DELETED):
+                raise NotFound("no such comment")
+            rows = repo.replies_page(parent.id, limit + 1, after)
+        items, more = rows[:limit], len(rows) > limit
+        next_cursor = encode_cursor("replies", [items[-1].id]) if more and items else None
+        return RepliesPage(items, next_cursor)
+
+
+def _get_or_404(repo: CommentRepository, comment_id: int, *, for_update: bool = False) -> Comment:
+    comment = repo.get(comment_id, for_update=for_update)
+    if comment is None:
+        raise NotFound("no such comment")
+    return comment
+
+
+def _reader_actor(reader: Reader | None, name: str) -> str:
+    return f"reader:{reader.sub}" if reader else f"author:{name}"

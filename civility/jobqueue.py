@@ -1,0 +1,51 @@
+"""Putting scoring jobs on the RQ queue. Importable by the API without loading any model."""
+
+from __future__ import annotations
+
+from redis import Redis
+from rq import Queue, Retry
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+
+from civility.config import Settings
+
+SCORE_JOB = "workers.jobs.score_comment"
+ACTIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+# Retries back off so a briefly failing scorer (a restart, memory pressure) gets time to recover.
+RETRY = Retry(max=2, interval=[5, 20])
+
+
+def score_job_id(comment_id: int, revision: int, attempt: int) -> str:
+    # RQ job ids may hold only letters, digits, "_" and "-".
+    return f"score-{comment_id}-r{revision}-a{attempt}"
+
+
+class ScoringQueue:
+    def __init__(self, redis: Redis, settings: Settings):
+        self.redis = redis
+        self.settings = settings
+        self.queue = Queue(settings.rq_queue_name(), connection=redis)
+
+    def enqueue(self, comment_id: int, revision: int, attempt: int = 0) -> str:
+        job_id = score_job_id(comment_id, revision, attempt)
+        self.queue.enqueue(
+            SCORE_JOB,
+            comment_id,
+            revision,
+            job_id=job_id,
+            retry=RETRY,
+            job_timeout=self.settings.job_timeout_seconds,
+            result_ttl=300,
+            failure_ttl=7 * 24 * 3600,
+        )
+        return job_id
+
+    def is_active(self, job_id: str) -> bool:
+        try:
+            status = Job.fetch(job_id, connection=self.redis).get_status(refresh=False)
+        except NoSuchJobError:
+            return False
+        return status in ACTIVE
+
+    def depth(self) -> int:
+        return self.queue.count

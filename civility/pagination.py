@@ -1,0 +1,32 @@
+"""Opaque keyset cursors: the sort key of the last item seen, so new comments never shift a page."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+
+from civility.errors import Invalid
+
+
+def encode_cursor(kind: str, key: list) -> str:
+    raw = json.dumps([kind, *key], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, kind: str, arity: int) -> list | None:
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        value = json.loads(raw)
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        value = None
+    if (
+        not isinstance(value, list)
+        or len(value) != arity + 1
+        or value[0] != kind
+        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value[1:])
+    ):
+        raise Invalid("invalid cursor", {"cursor": ["not a cursor for this listing and sort"]})
+    return value[1:]

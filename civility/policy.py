@@ -1,0 +1,91 @@
+"""The moderation policy: per-label thresholds turn scores into a decision with readable reasons."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from civility.statuses import Status
+
+
+@dataclass(frozen=True)
+class LabelThreshold:
+    hold: float
+    reject: float | None = None
+
+
+Thresholds = dict[str, LabelThreshold]
+
+# Detoxify's labels (all five models use a subset of these) plus the fallback scorer's "profanity".
+# Hold thresholds favour a human look over silent publication; automatic rejection is reserved for
+# scores the models are rarely wrong about.
+DEFAULT_THRESHOLDS: Thresholds = {
+    "toxicity": LabelThreshold(hold=0.70),
+    "severe_toxicity": LabelThreshold(hold=0.40, reject=0.90),
+    "obscene": LabelThreshold(hold=0.80),
+    "threat": LabelThreshold(hold=0.50, reject=0.95),
+    "insult": LabelThreshold(hold=0.70),
+    "identity_attack": LabelThreshold(hold=0.50, reject=0.95),
+    "sexual_explicit": LabelThreshold(hold=0.70),
+    "profanity": LabelThreshold(hold=0.70),
+}
+
+
+def parse_thresholds(raw: object) -> Thresholds:
+    """``{"toxicity": {"hold": 0.7, "reject": 0.95}}`` -> Thresholds, replacing the defaults per label."""
+    if not isinstance(raw, dict):
+        raise ValueError("expected a JSON object of label -> {hold, reject}")
+    result = dict(DEFAULT_THRESHOLDS)
+    for label, spec in raw.items():
+        if not isinstance(spec, dict) or "hold" not in spec:
+            raise ValueError(f"{label}: expected an object with 'hold' (and optional 'reject')")
+        hold, reject = spec["hold"], spec.get("reject")
+        for name, value in (("hold", hold), ("reject", reject)):
+            if value is not None and not (isinstance(value, (int, float)) and 0 <= value <= 1):
+                raise ValueError(f"{label}.{name} must be a number between 0 and 1")
+        if reject is not None and reject < hold:
+            raise ValueError(f"{label}: reject ({reject}) must not be below hold ({hold})")
+        result[label] = LabelThreshold(hold=float(hold), reject=None if reject is None else float(reject))
+    return result
+
+
+@dataclass(frozen=True)
+class Decision:
+    status: Status
+    reasons: list[str] = field(default_factory=list)
+
+
+def _reason(label: str, score: float, threshold: float) -> str:
+    return f"{label} {score:.2f} >= {threshold:.2f}"
+
+
+def decide(scores: dict[str, float], thresholds: Thresholds, mode: str = "pre") -> Decision:
+    """Decide a freshly scored comment.
+
+    A score at or over a label's ``reject`` threshold rejects; at or over ``hold`` sends the comment
+    to the moderation queue (``flagged``). Otherwise it is published. Labels without a threshold
+    are recorded but never decide anything. The mode does not change the outcome, only what readers
+    saw before it (see ``initial_status``).
+    """
+    rejects, holds = [], []
+    for label in sorted(scores, key=lambda name: -scores[name]):
+        limit = thresholds.get(label)
+        if limit is None:
+            continue
+        score = scores[label]
+        if limit.reject is not None and score >= limit.reject:
+            rejects.append(_reason(label, score, limit.reject))
+        elif score >= limit.hold:
+            holds.append(_reason(label, score, limit.hold))
+    if rejects:
+        return Decision(Status.REJECTED, rejects + holds)
+    if holds:
+        return Decision(Status.FLAGGED, holds)
+    return Decision(Status.PUBLISHED, [])
+
+
+def initial_status(mode: str) -> Status:
+    """``pre``: nobody else sees a comment before its score; ``post``: visible at once."""
+    return Status.PUBLISHED if mode == "post" else Status.PENDING
+
+
+SCORING_FAILED_REASON = "scoring failed"

@@ -1,0 +1,270 @@
+"""The comment repository: every query the service layer needs, and nothing else touches SQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.orm import Session, aliased
+
+from civility.statuses import Status
+from civility.store.models import Comment, CommentEvent, UTCDateTime
+
+REPLY_PREVIEW = 3
+
+
+def _submitted_at():
+    """When the current revision was submitted (typed, so SQLite hands back aware datetimes)."""
+    return func.coalesce(Comment.edited_at, Comment.created_at, type_=UTCDateTime())
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    status: str = Status.FLAGGED
+    article_id: str | None = None
+    label: str | None = None
+    min_score: float | None = None
+    sort: str = "score"
+    limit: int = 50
+    after: list | None = None
+
+
+class CommentRepository:
+    def __init__(self, session: Session):
+        self.session = session
+
+    # -- single rows ---------------------------------------------------------------------------
+    def add(self, comment: Comment) -> Comment:
+        self.session.add(comment)
+        self.session.flush()
+        return comment
+
+    def get(self, comment_id: int, *, for_update: bool = False) -> Comment | None:
+        stmt = select(Comment).where(Comment.id == comment_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return self.session.scalars(stmt).first()
+
+    def get_many(self, ids: list[int]) -> dict[int, Comment]:
+        if not ids:
+            return {}
+        return {c.id: c for c in self.session.scalars(select(Comment).where(Comment.id.in_(ids)))}
+
+    def compare_and_set(self, comment_id: int, expected_version: int, **values) -> bool:
+        """Apply ``values`` only if nobody changed the comment since ``expected_version`` was read."""
+        result = self.session.execute(
+            update(Comment)
+            .where(Comment.id == comment_id, Comment.version == expected_version)
+            .values(version=Comment.version + 1, **values)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+    # -- public thread -------------------------------------------------------------------------
+    def _visible_top_level(self, article_id: str):
+        reply = aliased(Comment)
+        has_visible_reply = exists().where(reply.parent_id == Comment.id, reply.status == Status.PUBLISHED)
+        return and_(
+            Comment.article_id == article_id,
+            Comment.parent_id.is_(None),
+            or_(Comment.status == Status.PUBLISHED, and_(Comment.status == Status.DELETED, has_visible_reply)),
+        )
+
+    def top_level_page(self, article_id: str, sort: str, limit: int, after: list | None) -> list[Comment]:
+        stmt = select(Comment).where(self._visible_top_level(article_id))
+        if sort == "oldest":
+            order = [Comment.id.asc()]
+            if after:
+                stmt = stmt.where(Comment.id > after[0])
+        elif sort == "newest":
+            order = [Comment.id.desc()]
+            if after:
+                stmt = stmt.where(Comment.id < after[0])
+        else:  # top: votes, then newest first among equals
+            order = [Comment.votes.desc(), Comment.id.desc()]
+            if after:
+                votes, last_id = after
+                stmt = stmt.where(or_(Comment.votes < votes, and_(Comment.votes == votes, Comment.id < last_id)))
+        return list(self.session.scalars(stmt.order_by(*order).limit(limit)))
+
+    def reply_previews(self, parent_ids: list[int], per_parent: int = REPLY_PREVIEW) -> dict[int, list[Comment]]:
+        """The first replies of each parent, oldest first, in one query."""
+        if not parent_ids:
+            return {}
+        rank = (
+            func.row_number()
+            .over(partition_by=Comment.parent_id, order_by=Comment.id)
+            .label("rank")
+        )
+        inner = (
+            select(Comment.id, rank)
+            .where(Comment.parent_id.in_(parent_ids), Comment.status == Status.PUBLISHED)
+            .subquery()
+        )
+        stmt = (
+            select(Comment)
+            .join(inner, inner.c.id == Comment.id)
+            .where(inner.c.rank <= per_parent)
+            .order_by(Comment.id)
+        )
+        result: dict[int, list[Comment]] = {pid: [] for pid in parent_ids}
+        for reply in self.session.scalars(stmt):
+            result[reply.parent_id].append(reply)
+        return result
+
+    def reply_counts(self, parent_ids: list[int]) -> dict[int, int]:
+        if not parent_ids:
+            return {}
+        rows = self.session.execute(
+            select(Comment.parent_id, func.count())
+            .where(Comment.parent_id.in_(parent_ids), Comment.status == Status.PUBLISHED)
+            .group_by(Comment.parent_id)
+        )
+        counts = dict.fromkeys(parent_ids, 0)
+        counts.update({pid: n for pid, n in rows})
+        return counts
+
+    def replies_page(self, parent_id: int, limit: int, after: list | None) -> list[Comment]:
+        stmt = select(Comment).where(Comment.parent_id == parent_id, Comment.status == Status.PUBLISHED)
+        if after:
+            stmt = stmt.where(Comment.id > after[0])
+        return list(self.session.scalars(stmt.order_by(Comment.id).limit(limit)))
+
+    def published_counts(self, article_ids: list[str]) -> dict[str, int]:
+        """Published comments per article (replies included), in one query."""
+        if not article_ids:
+            return {}
+        rows = self.session.execute(
+            select(Comment.article_id, func.count())
+            .where(Comment.article_id.in_(article_ids), Comment.status == Status.PUBLISHED)
+            .group_by(Comment.article_id)
+        )
+        counts = dict.fromkeys(article_ids, 0)
+        counts.update(dict(rows.all()))
+        return counts
+
+    # -- history -------------------------------------------------------------------------------
+    def add_event(self, comment_id: int, actor: str, action: str, from_status: str | None,
+                  to_status: str | None, reason: str | None = None, scores: dict | None = None,
+                  details: dict | None = None, at: datetime | None = None) -> None:
+        event = CommentEvent(comment_id=comment_id, actor=actor, action=action, from_status=from_status,
+                             to_status=to_status, reason=reason, scores=scores, details=details)
+        if at is not None:
+            event.at = at
+        self.session.add(event)
+
+    def events(self, comment_id: int) -> list[CommentEvent]:
+        stmt = select(CommentEvent).where(CommentEvent.comment_id == comment_id).order_by(CommentEvent.id)
+        return list(self.session.scalars(stmt))
+
+    # -- scoring -------------------------------------------------------------------------------
+    def _wants_score(self, now: datetime):
+        return and_(
+            Comment.score_due_at.is_not(None),
+            Comment.scored_revision < Comment.revision,
+            Comment.status != Status.DELETED,
+            or_(Comment.claimed_until.is_(None), Comment.claimed_until < now),
+        )
+
+    def claim_for_scoring(self, first_id: int | None, limit: int, token: str, until: datetime,
+                          now: datetime) -> list[Comment]:
+        """Lease up to ``limit`` comments that want a score, ``first_id`` first if it still does.
+
+        The lease keeps two workers from scoring the same comment; it expires on its own if the
+        worker dies, and the sweeper then re-enqueues the comment.
+        """
+        stmt = select(Comment.id).where(self._wants_score(now))
+        if first_id is not None:
+            stmt = stmt.order_by((Comment.id == first_id).desc(), Comment.id)
+        else:
+            stmt = stmt.order_by(Comment.id)
+        stmt = stmt.limit(limit)
+        if self.session.bind.dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        ids = list(self.session.scalars(stmt))
+        if not ids:
+            return []
+        self.session.execute(
+            update(Comment).where(Comment.id.in_(ids)).values(claim_token=token, claimed_until=until)
+            .execution_options(synchronize_session=False)
+        )
+        return list(self.session.scalars(select(Comment).where(Comment.id.in_(ids)).order_by(Comment.id)))
+
+    def due_for_sweep(self, now: datetime, limit: int) -> list[Comment]:
+        stmt = (
+            select(Comment)
+            .where(self._wants_score(now), Comment.score_due_at <= now)
+            .order_by(Comment.score_due_at)
+            .limit(limit)
+        )
+        return list(self.session.scalars(stmt))
+
+    def scoring_backlog(self) -> tuple[int, datetime | None]:
+        count, oldest = self.session.execute(
+            select(func.count(), func.min(_submitted_at()))
+            .where(Comment.score_due_at.is_not(None), Comment.scored_revision < Comment.revision,
+                   Comment.status != Status.DELETED)
+        ).one()
+        return count, oldest
+
+    # -- moderation queue ----------------------------------------------------------------------
+    def queue_page(self, f: QueueFilter) -> list[Comment]:
+        stmt = select(Comment).where(Comment.status == f.status)
+        if f.article_id:
+            stmt = stmt.where(Comment.article_id == f.article_id)
+        score = Comment.scores[f.label].as_float() if f.label else Comment.max_score
+        if f.label:
+            stmt = stmt.where(score.is_not(None))
+        if f.min_score is not None:
+            stmt = stmt.where(score >= f.min_score)
+        if f.sort == "score":
+            sort_key = func.coalesce(score, -1.0)
+            if f.after:
+                value, last_id = f.after
+                stmt = stmt.where(or_(sort_key < value, and_(sort_key == value, Comment.id > last_id)))
+            stmt = stmt.order_by(sort_key.desc(), Comment.id.asc())
+        elif f.sort == "oldest":
+            if f.after:
+                stmt = stmt.where(Comment.id > f.after[0])
+            stmt = stmt.order_by(Comment.id.asc())
+        else:
+            if f.after:
+                stmt = stmt.where(Comment.id < f.after[0])
+            stmt = stmt.order_by(Comment.id.desc())
+        return list(self.session.scalars(stmt.limit(f.limit)))
+
+    def status_counts(self) -> dict[str, int]:
+        rows = self.session.execute(select(Comment.status, func.count()).group_by(Comment.status))
+        counts = {s.value: 0 for s in Status}
+        counts.update(dict(rows.all()))
+        return counts
+
+    def decisions_since(self, since: datetime) -> dict[str, int]:
+        rows = self.session.execute(
+            select(CommentEvent.action, func.count())
+            .where(CommentEvent.at >= since, CommentEvent.action.in_(["approve", "reject"]))
+            .group_by(CommentEvent.action)
+        )
+        counts = {"approve": 0, "reject": 0}
+        counts.update(dict(rows.all()))
+        return counts
+
+    def recent_latencies(self, since: datetime, limit: int = 1000) -> list[float]:
+        """Seconds from (re)submission to score, for comments scored since ``since``."""
+        rows = self.session.execute(
+            select(Comment.scored_at, _submitted_at())
+            .where(Comment.scored_at >= since)
+            .order_by(Comment.scored_at.desc())
+            .limit(limit)
+        )
+        return [(scored - submitted).total_seconds() for scored, submitted in rows if scored and submitted]
+
+    def latest_scorer(self) -> tuple[str | None, str | None]:
+        row = self.session.execute(
+            select(Comment.scorer_name, Comment.scorer_version)
+            .where(Comment.scored_at.is_not(None))
+            .order_by(Comment.scored_at.desc())
+            .limit(1)
+        ).first()
+        return (row[0], row[1]) if row else (None, None)

@@ -1,0 +1,126 @@
+"""Tables. Times are stored in UTC and always come back timezone-aware."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+Id = BigInteger().with_variant(Integer, "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime")
+        if value is not None and dialect.name == "sqlite":
+            return value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Comment(Base):
+    __tablename__ = "comments"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    article_id: Mapped[str] = mapped_column(String(128))
+    # Always a top-level comment: threads are one level deep.
+    parent_id: Mapped[int | None] = mapped_column(Id, ForeignKey("comments.id"), nullable=True)
+    author_name: Mapped[str] = mapped_column(String(64))
+    author_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    body: Mapped[str] = mapped_column(Text)
+    html: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    edit_token_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    client_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Bumped on every change a moderator could be racing against (optimistic concurrency).
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    # Bumped when the body changes; a score applies to exactly one revision.
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    scored_revision: Mapped[int] = mapped_column(Integer, default=0)
+    scores: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    max_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    scorer_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    scorer_version: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    reasons: Mapped[list] = mapped_column(JSON, default=list)
+    scored_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Scoring bookkeeping: when the sweeper should re-enqueue, how often it was enqueued, and a
+    # short lease a worker holds while a batch is being scored.
+    score_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    scoring_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    claim_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    votes: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (
+        Index("ix_comments_thread", "article_id", "parent_id", "status", "id"),
+        Index("ix_comments_parent", "parent_id", "status", "id"),
+        Index("ix_comments_status", "status", "id"),
+        Index("ix_comments_due", "score_due_at"),
+    )
+
+    @property
+    def needs_score(self) -> bool:
+        return self.scored_revision < self.revision
+
+
+class CommentEvent(Base):
+    """The audit history: one row per thing that happened to a comment."""
+
+    __tablename__ = "comment_events"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    comment_id: Mapped[int] = mapped_column(Id, ForeignKey("comments.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    to_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    scores: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    details: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+
+
+class Moderator(Base):
+    __tablename__ = "moderators"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -1,0 +1,66 @@
+"""The sweeper: re-enqueue comments whose score is overdue, so a lost job never loses a comment."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from civility.config import Settings
+from civility.jobqueue import ScoringQueue, score_job_id
+from civility.policy import SCORING_FAILED_REASON
+from civility.scoring import mark_scoring_failed
+from civility.store.comments import CommentRepository
+from civility.store.db import Database
+from civility.store.models import utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SweepResult:
+    requeued: int = 0
+    still_queued: int = 0
+    failed: int = 0
+
+
+def sweep(db: Database, settings: Settings, queue: ScoringQueue, limit: int = 1000) -> SweepResult:
+    result = SweepResult()
+    now = utcnow()
+    with db.read() as session:
+        due = [(c.id, c.revision, c.scoring_attempts)
+               for c in CommentRepository(session).due_for_sweep(now, limit)]
+    give_up, requeued, waiting = [], [], []
+    broker_error = None
+    for comment_id, revision, attempts in due:
+        if attempts + 1 >= settings.max_scoring_attempts:
+            give_up.append(comment_id)
+            continue
+        try:
+            if queue.is_active(score_job_id(comment_id, revision, attempts)):
+                # Still in line behind a backlog: not lost, just late.
+                waiting.append(comment_id)
+            else:
+                # Enqueue before recording the attempt, so a Redis outage changes nothing.
+                queue.enqueue(comment_id, revision, attempts + 1)
+                requeued.append(comment_id)
+        except Exception as exc:  # noqa: BLE001 - record what went through, then report the outage
+            broker_error = exc
+            break
+    next_due = now + timedelta(seconds=settings.scoring_deadline_seconds)
+    with db.transaction() as session:
+        rows = CommentRepository(session).get_many(requeued + waiting)
+        for comment_id in requeued:
+            rows[comment_id].scoring_attempts += 1
+            rows[comment_id].score_due_at = next_due
+        for comment_id in waiting:
+            rows[comment_id].score_due_at = next_due
+    if give_up:
+        result.failed = mark_scoring_failed(db, give_up, f"no score after {settings.max_scoring_attempts} attempts",
+                                            actor="sweeper")
+    result.requeued, result.still_queued = len(requeued), len(waiting)
+    if broker_error is not None:
+        raise broker_error
+    if requeued or give_up:
+        log.info("sweep: re-enqueued %d, %s for %d", len(requeued), SCORING_FAILED_REASON, len(give_up))
+    return result

@@ -1,0 +1,66 @@
+"""Comment text: Unicode normalisation rules and the safe HTML rendering served beside the plain body."""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+
+import nh3
+
+MAX_BODY_CHARS = 5000
+MAX_NAME_CHARS = 64
+
+# Bidi embeddings/overrides/isolates can make a comment display differently from what it says
+# ("Trojan Source"); zero-width spaces and BOMs hide text from filters. Both are removed.
+# ZWJ/ZWNJ (U+200D/U+200C) are kept: emoji sequences and several scripts need them.
+_INVISIBLE = dict.fromkeys(
+    [0x200B, 0x2060, 0xFEFF, *range(0x202A, 0x202F), *range(0x2066, 0x206A)], None
+)
+# C0/C1 controls other than tab and newline are dropped; NUL is rejected outright because it is
+# never typed by a person and truncates text in some downstream tools.
+_CONTROLS = re.compile(r"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_URL = re.compile(r"\bhttps?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]]", re.IGNORECASE)
+
+
+class TextError(ValueError):
+    """The text cannot be accepted; the message is shown to the author."""
+
+
+def normalise(text: str, *, single_line: bool = False) -> str:
+    if "\x00" in text:
+        raise TextError("must not contain NUL characters")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise TextError("must be valid Unicode (no lone surrogates)") from exc
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _CONTROLS.sub("", text).translate(_INVISIBLE)
+    text = unicodedata.normalize("NFC", text)
+    if single_line:
+        text = " ".join(text.split())
+    return text.strip()
+
+
+def render_html(body: str) -> str:
+    """Escaped paragraphs with line breaks and ``http(s)`` links; nh3 cleans the result as a backstop."""
+    paragraphs = [p for p in re.split(r"\n\s*\n", body) if p.strip()]
+    parts = []
+    for paragraph in paragraphs:
+        escaped = html.escape(paragraph.strip(), quote=True)
+        linked = _URL.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', escaped)
+        parts.append("<p>" + linked.replace("\n", "<br>") + "</p>")
+    return nh3.clean(
+        "".join(parts),
+        tags={"p", "br", "a"},
+        attributes={"a": {"href"}},
+        url_schemes={"http", "https"},
+        link_rel="nofollow ugc noopener",
+    )
+
+
+def link_ratio(body: str) -> float:
+    """Share of the text's characters that sit inside links (used by the spam heuristics)."""
+    if not body:
+        return 0.0
+    return sum(len(m.group(0)) for m in _URL.finditer(body)) / len(body)

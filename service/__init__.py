@@ -1,0 +1,76 @@
+"""The civility API. ``create_app()`` is the entry point for gunicorn and the ``civility`` CLI."""
+
+from __future__ import annotations
+
+from apiflask import APIFlask
+from flask import request
+from flask_cors import CORS
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from civility.comments import CommentService
+from civility.config import Settings
+from civility.jobqueue import ScoringQueue
+from civility.moderation import ModerationService
+from civility.runtime import Runtime
+
+__version__ = "0.1.0"
+
+# Public routes embedding sites may call from the browser; moderation is deliberately absent.
+PUBLIC_API = r"/api/v1/(articles|comments|counts|trending)(/.*)?"
+
+
+def create_app(settings: Settings | None = None) -> APIFlask:
+    settings = settings or Settings.from_env()
+    app = APIFlask(__name__, title="civility", version=__version__, spec_path="/openapi.json", docs_path="/docs")
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_content_length,
+        JSON_SORT_KEYS=False,
+        # Limit what a JSON body can cost to parse: depth is capped by the body size limit.
+        MAX_FORM_MEMORY_SIZE=settings.max_content_length,
+        INFO={"description": "Comments, share counts and machine-scored moderation for news sites. "
+                             "Errors are always {\"error\": {\"code\", \"message\", \"details\"}}."},
+        SERVERS=[{"url": "/"}],
+    )
+    if settings.trusted_proxies:
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+
+    from service import errors, limits, metrics
+    from service.api import comments, moderation
+    from service import ops
+
+    runtime = Runtime(settings)
+    scoring_queue = ScoringQueue(runtime.redis, settings)
+    from service.context import Services
+
+    app.extensions["civility"] = Services(
+        settings=settings, db=runtime.db, redis=runtime.redis, scoring_queue=scoring_queue,
+        comments=CommentService(runtime.db, settings, lambda cid, rev: scoring_queue.enqueue(cid, rev)),
+        moderation=ModerationService(runtime.db),
+    )
+    errors.register_error_handlers(app)
+    app.register_blueprint(comments.bp)
+    app.register_blueprint(moderation.bp)
+    app.register_blueprint(ops.bp)
+    CORS(app, resources={PUBLIC_API: {"origins": list(settings.allowed_origins)}},
+         allow_headers=["Content-Type", "Authorization", "X-Edit-Token"],
+         expose_headers=["Retry-After"], max_age=600)
+    app.extensions["civility_metrics"] = metrics.install(app)
+    limits.configure(app, settings)
+
+    @app.before_request
+    def _require_json():
+        if request.method in ("POST", "PATCH", "PUT") and request.path.startswith("/api/") and not request.is_json:
+            from service.errors import error_response
+
+            return error_response(415, "send the body as JSON with Content-Type: application/json")
+
+    @app.after_request
+    def _security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        if request.path.startswith("/api/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    return app

@@ -1,0 +1,1 @@
+"""HTTP blueprints: validation and serialisation only; the rules live in ``civility``."""

@@ -1,0 +1,94 @@
+"""Public comment endpoints used by the widget."""
+
+from __future__ import annotations
+
+from apiflask import APIBlueprint
+
+from service.auth import author_credentials, client_hash, moderator_is_calling, optional_reader
+from service.context import services
+from service.limits import rate_limited
+from service.schemas import (
+    CommentEditIn,
+    CommentIn,
+    CommentOut,
+    CreatedCommentOut,
+    ErrorOut,
+    RepliesOut,
+    RepliesQuery,
+    ThreadOut,
+    ThreadQuery,
+)
+from service.serialize import comment_json
+
+bp = APIBlueprint("comments", __name__, url_prefix="/api/v1", tag="Comments")
+
+ID = "<int(min=1, max=9223372036854775807):comment_id>"
+ERRORS = {400: ErrorOut, 401: ErrorOut, 404: ErrorOut, 413: ErrorOut, 415: ErrorOut, 422: ErrorOut,
+          429: ErrorOut, 503: ErrorOut}
+
+
+@bp.post("/articles/<path:article_id>/comments")
+@bp.input(CommentIn, arg_name="data")
+@bp.output(CreatedCommentOut, status_code=202, description="Stored and waiting for its score")
+@bp.doc(summary="Post a comment or reply",
+        responses={201: "Published at once (post-moderation mode)", **{k: "Error" for k in ERRORS}})
+@rate_limited("comment")
+def create_comment(article_id: str, data: dict):
+    comment, edit_token = services().comments.create(
+        article_id, data["body"], data.get("author_name"), data.get("parent_id"),
+        optional_reader(), client_hash(),
+    )
+    body = comment_json(comment) | {"edit_token": edit_token}
+    return body, 202 if comment.status == "pending" else 201
+
+
+@bp.get("/articles/<path:article_id>/comments")
+@bp.input(ThreadQuery, location="query", arg_name="query")
+@bp.output(ThreadOut)
+@bp.doc(summary="Published comments of an article, each with its first replies")
+def list_comments(article_id: str, query: dict):
+    page = services().comments.thread(article_id, query["sort"], query["limit"], query["cursor"])
+    items = []
+    for c in page.items:
+        item = comment_json(c, page.reply_counts.get(c.id, 0))
+        item["replies"] = [comment_json(r) for r in page.replies.get(c.id, [])]
+        items.append(item)
+    return {"items": items, "next_cursor": page.next_cursor, "total": page.total}
+
+
+@bp.get(f"/comments/{ID}")
+@bp.output(CommentOut)
+@bp.doc(summary="One comment (published only, unless a moderator asks)", responses={404: "Not found"})
+def get_comment(comment_id: int):
+    comment, replies = services().comments.get(comment_id, moderator=moderator_is_calling())
+    return comment_json(comment, replies)
+
+
+@bp.get(f"/comments/{ID}/replies")
+@bp.input(RepliesQuery, location="query", arg_name="query")
+@bp.output(RepliesOut)
+@bp.doc(summary="More replies of one comment, oldest first")
+def list_replies(comment_id: int, query: dict):
+    page = services().comments.replies(comment_id, query["limit"], query["cursor"])
+    return {"items": [comment_json(r) for r in page.items], "next_cursor": page.next_cursor}
+
+
+@bp.patch(f"/comments/{ID}")
+@bp.input(CommentEditIn, arg_name="data")
+@bp.output(CommentOut)
+@bp.doc(summary="Edit one's own comment within the edit window (X-Edit-Token or identity token)",
+        responses={k: "Error" for k in (401, 403, 404, 409, 422)})
+@rate_limited("edit")
+def edit_comment(comment_id: int, data: dict):
+    comment = services().comments.edit(comment_id, data["body"], author_credentials())
+    return comment_json(comment)
+
+
+@bp.delete(f"/comments/{ID}")
+@bp.output({}, status_code=204)
+@bp.doc(summary="Delete one's own comment within the edit window",
+        responses={k: "Error" for k in (401, 403, 404)})
+@rate_limited("edit")
+def delete_comment(comment_id: int):
+    services().comments.delete(comment_id, author_credentials())
+    return ""

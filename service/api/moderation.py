@@ -1,0 +1,87 @@
+"""Moderator endpoints. Every route requires a moderator token."""
+
+from __future__ import annotations
+
+from apiflask import APIBlueprint
+
+from civility.comments import check_article_id
+from service.auth import current_moderator, moderator_auth
+from service.context import services
+from service.schemas import (
+    BulkDecisionsIn,
+    BulkDecisionsOut,
+    DecisionIn,
+    HistoryOut,
+    ModerationItemOut,
+    QueueOut,
+    QueueQuery,
+    StatsOut,
+)
+from service.serialize import event_json, moderation_item_json
+from civility.presence import live_workers
+
+bp = APIBlueprint("moderation", __name__, url_prefix="/api/v1/moderation", tag="Moderation")
+ID = "<int(min=1, max=9223372036854775807):comment_id>"
+
+
+@bp.get("/queue")
+@bp.auth_required(moderator_auth)
+@bp.input(QueueQuery, location="query", arg_name="query")
+@bp.output(QueueOut)
+@bp.doc(summary="Comments waiting for (or open to) a moderator's decision")
+def queue(query: dict):
+    if query["article_id"] is not None:
+        check_article_id(query["article_id"])
+    page = services().moderation.queue(**query)
+    return {"items": [moderation_item_json(c) for c in page.items], "next_cursor": page.next_cursor,
+            "counts": page.counts}
+
+
+@bp.post(f"/comments/{ID}/decision")
+@bp.auth_required(moderator_auth)
+@bp.input(DecisionIn, arg_name="data")
+@bp.output(ModerationItemOut)
+@bp.doc(summary="Approve or reject one comment",
+        responses={404: "Not found", 409: "Stale version, or another moderator decided first",
+                   403: "Reversing another moderator's decision needs the admin role"})
+def decide(comment_id: int, data: dict):
+    comment = services().moderation.decide(comment_id, data["action"], current_moderator(),
+                                           data["reason"], data["version"])
+    return moderation_item_json(comment)
+
+
+@bp.post("/decisions")
+@bp.auth_required(moderator_auth)
+@bp.input(BulkDecisionsIn, arg_name="data")
+@bp.output(BulkDecisionsOut)
+@bp.doc(summary="Up to 500 decisions; each gets its own result")
+def decide_many(data: dict):
+    results = services().moderation.decide_many(data["decisions"], current_moderator())
+    for result in results:
+        if "item" in result:
+            result["item"] = moderation_item_json(result["item"])
+    return {"results": results}
+
+
+@bp.get(f"/comments/{ID}/history")
+@bp.auth_required(moderator_auth)
+@bp.output(HistoryOut)
+@bp.doc(summary="Every event in a comment's life", responses={404: "Not found"})
+def history(comment_id: int):
+    events = services().moderation.history(comment_id)
+    return {"comment_id": comment_id, "events": [event_json(e) for e in events]}
+
+
+@bp.get("/stats")
+@bp.auth_required(moderator_auth)
+@bp.output(StatsOut)
+@bp.doc(summary="Queue sizes, recent decisions, scoring backlog and latency, scorer")
+def stats():
+    svc = services()
+    result = svc.moderation.stats()
+    workers = live_workers(svc.redis, svc.settings)
+    result["workers"] = workers
+    if workers:
+        result["scorer"] = {**result["scorer"], **{k: workers[0].get(k) for k in ("name", "version", "fallback")}}
+    result["scoring"]["queue_depth"] = svc.scoring_queue.depth()
+    return result

@@ -1,0 +1,28 @@
+"""What the blueprints reach through ``current_app``: settings, stores and services for this app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+from redis import Redis
+
+from civility.comments import CommentService
+from civility.config import Settings
+from civility.jobqueue import ScoringQueue
+from civility.moderation import ModerationService
+from civility.store.db import Database
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    redis: Redis
+    scoring_queue: ScoringQueue
+    comments: CommentService
+    moderation: ModerationService
+
+
+def services() -> Services:
+    return current_app.extensions["civility"]

@@ -1,0 +1,96 @@
+"""``civility dev``: the whole service on one machine, every part a child process we stop ourselves."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from civility.moderators import any_moderators, create_moderator
+from civility.redis_server import RedisServer
+from civility.store.db import Database
+from civility.store.migrate import upgrade
+
+
+def _spawn(args: list[str], env: dict) -> subprocess.Popen:
+    # Each child leads its own process group so stopping it also stops anything it started
+    # (the RQ scheduler, gunicorn's workers).
+    return subprocess.Popen(args, env=env, start_new_session=True)
+
+
+def _stop(process: subprocess.Popen, timeout: float = 10.0) -> None:
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    except ProcessLookupError:
+        pass
+
+
+def run_dev(port: int) -> int:
+    var = Path("var").resolve()
+    var.mkdir(exist_ok=True)
+    env = dict(os.environ)
+    env.setdefault("CIVILITY_DATABASE_URL", f"sqlite:///{var / 'civility.db'}")
+    redis = None
+    if not env.get("CIVILITY_REDIS_URL"):
+        redis = RedisServer(var).start()
+        env["CIVILITY_REDIS_URL"] = redis.url
+    os.environ.update(env)
+
+    children: list[subprocess.Popen] = []
+    stopping = False
+
+    def request_stop(signum, _frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        upgrade(env["CIVILITY_DATABASE_URL"])
+        db = Database(env["CIVILITY_DATABASE_URL"])
+        token = None if any_moderators(db) else create_moderator(db, "admin", "admin")
+        db.dispose()
+
+        python = sys.executable
+        children.append(_spawn([python, "-m", "service.cli", "worker"], env))
+        children.append(_spawn([python, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
+                                "--threads", "4", "--access-logfile", "-", "--log-level", "warning",
+                                "service:create_app()"], env))
+        base = f"http://127.0.0.1:{port}"
+        print(f"""
+civility is running
+  demo article     {base}/embed/demo
+  API docs         {base}/docs
+  moderator console {base}/moderate
+  readiness        {base}/readyz
+  database         {env['CIVILITY_DATABASE_URL']}
+  redis            {env['CIVILITY_REDIS_URL']}""", flush=True)
+        if token:
+            print(f"""
+  first run: an admin moderator was created. Its token (shown once, keep it):
+    {token}
+  more moderators: civility moderators create NAME [--role moderator|admin]""", flush=True)
+        print("\nCtrl-C stops everything.\n", flush=True)
+        while not stopping:
+            for child in children:
+                if child.poll() is not None:
+                    print(f"a child process exited ({child.args[2:4]}, code {child.returncode}); stopping",
+                          file=sys.stderr, flush=True)
+                    return 1
+            time.sleep(0.3)
+        return 0
+    finally:
+        for child in reversed(children):
+            _stop(child)
+        if redis is not None:
+            redis.stop()
+        print("civility stopped", flush=True)

@@ -1,0 +1,51 @@
+"""Rate limits per action, with Flask-Limiter on the same Redis as the queue (one Limiter per app)."""
+
+from __future__ import annotations
+
+import hashlib
+
+from flask import request
+from flask_limiter import Limiter
+
+from civility.config import Settings
+
+ACTION_ATTR = "_civility_rate_limit_action"
+
+
+def rate_limited(action: str):
+    """Tag a view with the action whose configured limit applies (see CIVILITY_RATE_LIMITS)."""
+
+    def tag(view):
+        setattr(view, ACTION_ATTR, action)
+        return view
+
+    return tag
+
+
+def _client_key() -> str:
+    return hashlib.sha256((request.remote_addr or "").encode()).hexdigest()[:24]
+
+
+def storage_uri(redis_url: str) -> str:
+    if redis_url.startswith("unix://"):
+        return "redis+unix://" + redis_url[len("unix://"):]
+    return redis_url
+
+
+def configure(app, settings: Settings) -> Limiter | None:
+    if settings.rate_limits is None:
+        return None
+    app.config.update(
+        RATELIMIT_STORAGE_URI=storage_uri(settings.redis_url or "memory://"),
+        RATELIMIT_KEY_PREFIX=f"{settings.redis_prefix}-limits",
+        RATELIMIT_HEADERS_ENABLED=True,
+        # If Redis is down a write still goes through (and is stored) rather than failing.
+        RATELIMIT_SWALLOW_ERRORS=True,
+        RATELIMIT_STRATEGY="moving-window",
+    )
+    limiter = Limiter(key_func=_client_key, app=app)
+    for endpoint, view in list(app.view_functions.items()):
+        action = getattr(view, ACTION_ATTR, None)
+        if action and action in settings.rate_limits:
+            app.view_functions[endpoint] = limiter.limit(settings.rate_limits[action], scope=action)(view)
+    return limiter

@@ -1,0 +1,68 @@
+"""Prometheus metrics: request counts and latency per endpoint, plus gauges read at scrape time."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Flask, g, request
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+
+from civility.presence import live_workers
+from civility.store.comments import CommentRepository
+
+
+class BacklogCollector:
+    """Scoring backlog, queue sizes and live workers, computed when Prometheus scrapes."""
+
+    def __init__(self, app: Flask):
+        self.app = app
+
+    def collect(self):
+        svc = self.app.extensions["civility"]
+        backlog = GaugeMetricFamily("civility_scoring_backlog", "Comments waiting for a score")
+        oldest = GaugeMetricFamily("civility_scoring_oldest_seconds", "Age of the oldest comment waiting for a score")
+        statuses = GaugeMetricFamily("civility_comments", "Comments by status", labels=["status"])
+        workers = GaugeMetricFamily("civility_live_workers", "Scoring workers seen in the last minute")
+        try:
+            with svc.db.read() as session:
+                repo = CommentRepository(session)
+                count, since = repo.scoring_backlog()
+                counts = repo.status_counts()
+            from civility.store.models import utcnow
+
+            backlog.add_metric([], count)
+            oldest.add_metric([], (utcnow() - since).total_seconds() if since else 0)
+            for status, n in counts.items():
+                statuses.add_metric([status], n)
+        except Exception:  # noqa: BLE001 - a scrape during an outage reports what it can
+            pass
+        try:
+            workers.add_metric([], len(live_workers(svc.redis, svc.settings)))
+        except Exception:  # noqa: BLE001
+            pass
+        yield from (backlog, oldest, statuses, workers)
+
+
+def install(app: Flask) -> CollectorRegistry:
+    registry = CollectorRegistry()
+    requests = Counter("civility_http_requests_total", "HTTP requests", ["endpoint", "method", "status"],
+                       registry=registry)
+    latency = Histogram("civility_http_request_seconds", "HTTP request latency", ["endpoint"],
+                        registry=registry, buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+    registry.register(BacklogCollector(app))
+
+    @app.before_request
+    def _start_timer():
+        g._civility_started = time.perf_counter()
+
+    @app.after_request
+    def _record(response):
+        endpoint = request.endpoint or "unknown"
+        requests.labels(endpoint, request.method, str(response.status_code)).inc()
+        started = g.get("_civility_started")
+        if started is not None:
+            latency.labels(endpoint).observe(time.perf_counter() - started)
+        return response
+
+    return registry

@@ -1,0 +1,174 @@
+"""Request and response schemas: validation for the API and the source of /openapi.json."""
+
+from __future__ import annotations
+
+from apiflask import Schema
+from apiflask.fields import Boolean, DateTime, Dict, Float, Integer, List, Nested, String
+from apiflask.validators import Length, OneOf, Range
+from marshmallow import EXCLUDE
+
+from civility.moderation import MAX_BULK, QUEUE_SORTS, QUEUE_STATUSES
+from civility.text import MAX_BODY_CHARS, MAX_NAME_CHARS
+
+MAX_ID = 2**63 - 1
+STATUSES = ["pending", "published", "flagged", "rejected", "deleted"]
+
+
+class Lenient(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+
+# -- requests ------------------------------------------------------------------------------------
+class CommentIn(Lenient):
+    # Lengths are checked again after Unicode normalisation (civility.text).
+    body = String(required=True, validate=Length(1, MAX_BODY_CHARS))
+    author_name = String(validate=Length(1, MAX_NAME_CHARS),
+                         metadata={"description": "required unless an identity token names the reader"})
+    parent_id = Integer(strict=True, allow_none=True, validate=Range(1, MAX_ID))
+
+
+class CommentEditIn(Lenient):
+    body = String(required=True, validate=Length(1, MAX_BODY_CHARS))
+
+
+class ThreadQuery(Lenient):
+    sort = String(load_default="oldest", validate=OneOf(["oldest", "newest", "top"]))
+    limit = Integer(load_default=50, validate=Range(1, 100))
+    cursor = String(load_default=None, validate=Length(max=512))
+
+
+class RepliesQuery(Lenient):
+    limit = Integer(load_default=50, validate=Range(1, 100))
+    cursor = String(load_default=None, validate=Length(max=512))
+
+
+class QueueQuery(Lenient):
+    status = String(load_default="flagged", validate=OneOf(QUEUE_STATUSES))
+    article_id = String(load_default=None, validate=Length(1, 128))
+    label = String(load_default=None, validate=Length(1, 64))
+    min_score = Float(load_default=None, validate=Range(0, 1))
+    sort = String(load_default="score", validate=OneOf(QUEUE_SORTS))
+    limit = Integer(load_default=50, validate=Range(1, 100))
+    cursor = String(load_default=None, validate=Length(max=512))
+
+
+class DecisionIn(Lenient):
+    action = String(required=True, validate=OneOf(["approve", "reject"]))
+    reason = String(load_default=None, allow_none=True, validate=Length(max=500))
+    version = Integer(strict=True, load_default=None, allow_none=True, validate=Range(1, 2**31))
+
+
+class BulkDecisionItem(DecisionIn):
+    comment_id = Integer(strict=True, required=True, validate=Range(1, MAX_ID))
+
+
+class BulkDecisionsIn(Lenient):
+    decisions = List(Nested(BulkDecisionItem), required=True, validate=Length(1, MAX_BULK))
+
+
+# -- responses -----------------------------------------------------------------------------------
+class AuthorOut(Schema):
+    name = String(required=True)
+    id = String(allow_none=True)
+
+
+class CommentOut(Schema):
+    id = Integer(required=True)
+    article_id = String(required=True)
+    parent_id = Integer(allow_none=True)
+    author = Nested(AuthorOut, required=True)
+    body = String(required=True)
+    html = String(required=True)
+    status = String(required=True, validate=OneOf(STATUSES))
+    created_at = String(required=True, metadata={"format": "date-time"})
+    edited_at = String(allow_none=True, metadata={"format": "date-time"})
+    reply_count = Integer(required=True)
+    votes = Integer(required=True)
+
+
+class CreatedCommentOut(CommentOut):
+    edit_token = String(required=True, metadata={"description": "shown only once; send as X-Edit-Token"})
+
+
+class ThreadItemOut(CommentOut):
+    replies = List(Nested(CommentOut), required=True)
+
+
+class ThreadOut(Schema):
+    items = List(Nested(ThreadItemOut), required=True)
+    next_cursor = String(allow_none=True)
+    total = Integer(required=True)
+
+
+class RepliesOut(Schema):
+    items = List(Nested(CommentOut), required=True)
+    next_cursor = String(allow_none=True)
+
+
+class ScorerOut(Schema):
+    name = String(allow_none=True)
+    version = String(allow_none=True)
+
+
+class ModerationItemOut(CommentOut):
+    scores = Dict(keys=String(), values=Float(), allow_none=True)
+    scorer = Nested(ScorerOut, required=True)
+    reasons = List(String(), required=True)
+    reports = List(Dict(), required=True)
+    version = Integer(required=True)
+    decided_by = String(allow_none=True)
+    decided_at = String(allow_none=True, metadata={"format": "date-time"})
+
+
+class QueueOut(Schema):
+    items = List(Nested(ModerationItemOut), required=True)
+    next_cursor = String(allow_none=True)
+    counts = Dict(keys=String(), values=Integer(), required=True)
+
+
+class ErrorBody(Schema):
+    code = String(required=True)
+    message = String(required=True)
+    details = Dict(required=True)
+
+
+class ErrorOut(Schema):
+    error = Nested(ErrorBody, required=True)
+
+
+class BulkResultOut(Schema):
+    comment_id = Integer(required=True)
+    ok = Boolean(required=True)
+    status = Integer(required=True)
+    item = Nested(ModerationItemOut)
+    error = Nested(ErrorBody)
+
+
+class BulkDecisionsOut(Schema):
+    results = List(Nested(BulkResultOut), required=True)
+
+
+class EventOut(Schema):
+    at = String(required=True, metadata={"format": "date-time"})
+    actor = String(required=True)
+    action = String(required=True)
+    from_status = String(allow_none=True)
+    to_status = String(allow_none=True)
+    reason = String(allow_none=True)
+    scores = Dict(keys=String(), values=Float(), allow_none=True)
+    details = Dict(allow_none=True)
+
+
+class HistoryOut(Schema):
+    comment_id = Integer(required=True)
+    events = List(Nested(EventOut), required=True)
+
+
+class StatsOut(Schema):
+    queues = Dict(keys=String(), values=Integer(), required=True)
+    statuses = Dict(keys=String(), values=Integer(), required=True)
+    decisions_24h = Dict(keys=String(), values=Integer(), required=True)
+    scoring = Dict(required=True)
+    scorer = Dict(required=True)
+    workers = List(Dict(), required=True)

@@ -1,0 +1,84 @@
+"""The ``civility worker`` process: one RQ SimpleWorker, one scorer, and a periodic sweeper thread."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+
+from rq import Queue, SimpleWorker
+
+from civility import runtime
+from civility.jobqueue import ScoringQueue
+from civility.presence import announce
+from civility.sweeper import sweep
+from workers.jobs import get_scorer
+
+log = logging.getLogger(__name__)
+
+# Recovery after a worker is SIGKILLed: its heartbeat lapses after WORKER_TTL, and the next
+# maintenance pass (every MAINTENANCE_INTERVAL) on a live worker re-queues its started job.
+# The sweeper is the second net: anything unscored SCORING_DEADLINE after submission is re-enqueued.
+WORKER_TTL = int(os.environ.get("CIVILITY_WORKER_TTL", "35"))
+MAINTENANCE_INTERVAL = int(os.environ.get("CIVILITY_MAINTENANCE_INTERVAL", "30"))
+JOB_MONITORING_INTERVAL = 10
+
+
+class Sweeper(threading.Thread):
+    """Announces the worker every interval and, holding a Redis lock so one worker does it, sweeps."""
+
+    def __init__(self, worker_name: str, info: dict):
+        super().__init__(name="civility-sweeper", daemon=True)
+        self.worker_name = worker_name
+        self.info = info
+        self.stopped = threading.Event()
+
+    def tick(self) -> None:
+        rt = runtime.current()
+        interval = rt.settings.sweep_interval_seconds
+        announce(rt.redis, rt.settings, self.worker_name, self.info, ttl=max(30, 3 * interval))
+        lock = rt.redis.lock(f"{rt.settings.redis_prefix}:sweep-lock", timeout=max(30, interval * 2),
+                             blocking=False)
+        if lock.acquire():
+            try:
+                sweep(rt.db, rt.settings, ScoringQueue(rt.redis, rt.settings))
+            finally:
+                try:
+                    lock.release()
+                except Exception:  # noqa: BLE001 - the lock expires by itself
+                    pass
+
+    def run(self) -> None:
+        interval = runtime.current().settings.sweep_interval_seconds
+        while not self.stopped.is_set():
+            try:
+                self.tick()
+            except Exception as exc:  # noqa: BLE001 - an outage must not kill the thread
+                log.warning("sweep failed: %s: %s", type(exc).__name__, exc)
+            self.stopped.wait(interval)
+
+
+def run_worker(burst: bool = False) -> bool:
+    rt = runtime.current()
+    _, info = get_scorer()  # load the model before taking the first job
+    name = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    details = info.as_dict() | {"worker": name, "pid": os.getpid()}
+    queue = Queue(rt.settings.rq_queue_name(), connection=rt.redis)
+    worker = SimpleWorker([queue], connection=rt.redis, name=name, worker_ttl=WORKER_TTL,
+                          maintenance_interval=MAINTENANCE_INTERVAL,
+                          job_monitoring_interval=JOB_MONITORING_INTERVAL)
+    sweeper = Sweeper(name, details)
+    if burst:
+        sweeper.tick()
+    else:
+        sweeper.start()
+    try:
+        return worker.work(burst=burst, with_scheduler=not burst, logging_level="INFO")
+    finally:
+        sweeper.stopped.set()
+        try:
+            rt.redis.delete(f"{rt.settings.redis_prefix}:worker:{name}")
+        except Exception:  # noqa: BLE001
+            pass
