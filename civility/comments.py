@@ -193,13 +193,25 @@ class CommentService:
             comment.version += 1
             repo.add_event(comment.id, actor, Action.DELETE, before, Status.DELETED, at=now)
 
-    def get(self, comment_id: int, *, moderator: bool) -> tuple[Comment, int]:
+    def get(self, comment_id: int, *, moderator: bool, creds: Credentials | None = None) -> tuple[Comment, int]:
+        """Published comments for everyone; any status for a moderator or the comment's author."""
         with self.db.read() as session:
             repo = CommentRepository(session)
             comment = repo.get(comment_id)
-            if comment is None or (not moderator and comment.status != Status.PUBLISHED):
+            if comment is None:
+                raise NotFound("no such comment")
+            if comment.status != Status.PUBLISHED and not moderator and not self._is_author(comment, creds):
                 raise NotFound("no such comment")
             return comment, repo.reply_counts([comment.id]).get(comment.id, 0)
+
+    def _is_author(self, comment: Comment, creds: Credentials | None) -> bool:
+        if creds is None or (creds.edit_token is None and creds.reader is None):
+            return False
+        try:
+            self._check_author(comment, creds)
+        except (Unauthorized, Forbidden):
+            return False
+        return True
 
     def thread(self, article_id: str, sort: str, limit: int, cursor: str | None) -> ThreadPage:
         check_article_id(article_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 
 from civility.policy import DEFAULT_THRESHOLDS, Thresholds, parse_thresholds
@@ -110,6 +111,8 @@ class Settings:
             client_hash_salt=env.get(p + "CLIENT_HASH_SALT") or cls.client_hash_salt,
         )
         values.update(overrides)
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", values["redis_prefix"]):
+            raise ConfigError("CIVILITY_REDIS_PREFIX may hold only letters, digits, '_' and '-' (1 to 40)")
         return cls(**values)
 
     def rq_queue_name(self) -> str:

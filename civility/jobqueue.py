@@ -15,9 +15,9 @@ ACTIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DE
 RETRY = Retry(max=2, interval=[5, 20])
 
 
-def score_job_id(comment_id: int, revision: int, attempt: int) -> str:
-    # RQ job ids may hold only letters, digits, "_" and "-".
-    return f"score-{comment_id}-r{revision}-a{attempt}"
+def score_job_id(prefix: str, comment_id: int, revision: int, attempt: int) -> str:
+    # RQ job ids may hold only letters, digits, "_" and "-"; the prefix keeps installs sharing a Redis apart.
+    return f"{prefix}-score-{comment_id}-r{revision}-a{attempt}"
 
 
 class ScoringQueue:
@@ -27,7 +27,7 @@ class ScoringQueue:
         self.queue = Queue(settings.rq_queue_name(), connection=redis)
 
     def enqueue(self, comment_id: int, revision: int, attempt: int = 0) -> str:
-        job_id = score_job_id(comment_id, revision, attempt)
+        job_id = score_job_id(self.settings.redis_prefix, comment_id, revision, attempt)
         self.queue.enqueue(
             SCORE_JOB,
             comment_id,
@@ -40,7 +40,8 @@ class ScoringQueue:
         )
         return job_id
 
-    def is_active(self, job_id: str) -> bool:
+    def is_active(self, comment_id: int, revision: int, attempt: int) -> bool:
+        job_id = score_job_id(self.settings.redis_prefix, comment_id, revision, attempt)
         try:
             status = Job.fetch(job_id, connection=self.redis).get_status(refresh=False)
         except NoSuchJobError:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from civility.config import Settings
-from civility.jobqueue import ScoringQueue, score_job_id
+from civility.jobqueue import ScoringQueue
 from civility.policy import SCORING_FAILED_REASON
 from civility.scoring import mark_scoring_failed
 from civility.store.comments import CommentRepository
@@ -37,7 +37,7 @@ def sweep(db: Database, settings: Settings, queue: ScoringQueue, limit: int = 10
             give_up.append(comment_id)
             continue
         try:
-            if queue.is_active(score_job_id(comment_id, revision, attempts)):
+            if queue.is_active(comment_id, revision, attempts):
                 # Still in line behind a backlog: not lost, just late.
                 waiting.append(comment_id)
             else:

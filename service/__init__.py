@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None) -> APIFlask:
 
     from service import errors, limits, metrics
     from service.api import comments, moderation
-    from service import ops
+    from service import ops, pages
 
     runtime = Runtime(settings)
     scoring_queue = ScoringQueue(runtime.redis, settings)
@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     app.register_blueprint(comments.bp)
     app.register_blueprint(moderation.bp)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(pages.bp)
     CORS(app, resources={PUBLIC_API: {"origins": list(settings.allowed_origins)}},
          allow_headers=["Content-Type", "Authorization", "X-Edit-Token"],
          expose_headers=["Retry-After"], max_age=600)

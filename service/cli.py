@@ -41,7 +41,7 @@ def dev(port: int) -> None:
     sys.exit(run_dev(port))
 
 
-@main.group("db")
+@main.group("db", cls=click.Group)
 def db_group() -> None:
     """Database schema."""
 
@@ -67,7 +67,7 @@ def worker(burst: bool) -> None:
     run_worker(burst=burst)
 
 
-@main.group("moderators")
+@main.group("moderators", cls=click.Group)
 def moderators_group() -> None:
     """Moderator accounts and their tokens."""
 
@@ -146,7 +146,7 @@ def score_command(texts: tuple[str, ...], as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"scorer": info.as_dict(), "results": rows}, indent=2))
         return
-    click.echo(f"scorer: {info.name} {info.version}" + (" (FALLBACK)" if info.fallback else ""))
+    click.echo(f"scorer: {info.name} {info.version}")
     if info.warning:
         click.echo(f"warning: {info.warning}", err=True)
     for row in rows:

@@ -66,7 +66,7 @@ def redis_prefix(session_prefix, redis_url):
     yield prefix
     # Remove only what this test created.
     client = Redis.from_url(redis_url)
-    for pattern in (f"{prefix}*", f"rq:*{prefix}*"):
+    for pattern in (f"{prefix}*", f"rq:*{prefix}*", f"limits*{prefix}*", f"LIMITS*{prefix}*"):
         keys = list(client.scan_iter(match=pattern, count=500))
         for start in range(0, len(keys), 500):
             client.delete(*keys[start:start + 500])

@@ -58,9 +58,12 @@ def list_comments(article_id: str, query: dict):
 
 @bp.get(f"/comments/{ID}")
 @bp.output(CommentOut)
-@bp.doc(summary="One comment (published only, unless a moderator asks)", responses={404: "Not found"})
+@bp.doc(summary="One comment: published only, unless its author (X-Edit-Token) or a moderator asks",
+        responses={404: "Not found"})
 def get_comment(comment_id: int):
-    comment, replies = services().comments.get(comment_id, moderator=moderator_is_calling())
+    moderator = moderator_is_calling()
+    creds = None if moderator else author_credentials()
+    comment, replies = services().comments.get(comment_id, moderator=moderator, creds=creds)
     return comment_json(comment, replies)
 
 

@@ -1,0 +1,130 @@
+"""The `civility` command as an operator runs it, and `civility dev` as `make dev` runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, wait_until
+
+
+def civility(*args: str, env: dict | None = None, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "service.cli", *args], env={**os.environ, **(env or {})},
+                          cwd=cwd or ROOT, capture_output=True, text=True, timeout=180)
+
+
+def test_score_prints_per_label_scores_and_the_decision():
+    result = civility("score", "Thank you for this report.", "fuck off you worthless shit",
+                      env={"CIVILITY_SCORER": "profanity"})
+    assert result.returncode == 0, result.stderr
+    assert "scorer: profanity" in result.stdout and "(fallback)" in result.stdout
+    assert "decision: published" in result.stdout
+    assert "decision: flagged (profanity 1.00 >= 0.70)" in result.stdout
+
+
+def test_score_json_with_a_detoxify_checkpoint(tiny_checkpoint):
+    result = civility("score", "--json", "hello there",
+                      env={"CIVILITY_SCORER": "detoxify", "CIVILITY_DETOXIFY_CHECKPOINT": str(tiny_checkpoint),
+                           "HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["scorer"]["name"] == "detoxify"
+    assert set(out["results"][0]["scores"]) >= {"toxicity", "insult", "threat"}
+    assert out["results"][0]["decision"] in {"published", "flagged", "rejected"}
+
+
+def test_db_upgrade_and_moderators_create_print_a_token_stored_only_as_hash(tmp_path):
+    env = {"CIVILITY_DATABASE_URL": f"sqlite:///{tmp_path / 'ops.db'}"}
+    assert civility("db", "upgrade", env=env).returncode == 0
+    created = civility("moderators", "create", "carol", "--role", "admin", env=env)
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip()
+    assert token.startswith("civ_")
+    assert token.split("_", 2)[2].encode() not in (tmp_path / "ops.db").read_bytes()
+    duplicate = civility("moderators", "create", "carol", env=env)
+    assert duplicate.returncode != 0 and "already exists" in duplicate.stderr
+    listed = civility("moderators", "list", env=env)
+    assert "carol\tadmin\tactive" in listed.stdout and token not in listed.stdout
+
+
+def test_sweep_command_runs_against_redis(tmp_path, redis_url, redis_prefix):
+    env = {"CIVILITY_DATABASE_URL": f"sqlite:///{tmp_path / 'ops.db'}", "CIVILITY_REDIS_URL": redis_url,
+           "CIVILITY_REDIS_PREFIX": redis_prefix}
+    civility("db", "upgrade", env=env)
+    result = civility("sweep", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "re-enqueued 0" in result.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _children(pid: int) -> set[int]:
+    """Every descendant of ``pid``, from /proc."""
+    found, frontier = set(), {pid}
+    while frontier:
+        parent = frontier.pop()
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == parent:
+                child = int(stat.parent.name)
+                if child not in found:
+                    found.add(child)
+                    frontier.add(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_dev_runs_everything_and_leaves_no_process_behind(tmp_path, sig):
+    port = free_port()
+    env = {**os.environ, "CIVILITY_SCORER": "profanity", "HF_HUB_OFFLINE": "1"}
+    env.pop("CIVILITY_REDIS_URL", None)
+    env.pop("CIVILITY_DATABASE_URL", None)
+    log = open(tmp_path / "dev.log", "w+")
+    dev = subprocess.Popen([sys.executable, "-m", "service.cli", "dev", "--port", str(port)], cwd=tmp_path,
+                           env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        def ready():
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
+                    return json.load(r)["status"] == "ready"
+            except OSError:
+                return False
+
+        wait_until(ready, 90, 0.3, message="civility dev to become ready")
+        output = (tmp_path / "dev.log").read_text()
+        assert "/embed/demo" in output and "/moderate" in output and "/docs" in output
+        assert "civ_1_" in output  # the first-run moderator token
+        assert (tmp_path / "var" / "civility.db").exists()
+        children = _children(dev.pid)
+        assert len(children) >= 3  # redis-server, the worker, gunicorn (and its workers)
+        dev.send_signal(sig)
+        assert dev.wait(60) == 0
+        wait_until(lambda: not any(_alive(p) for p in children), 20, 0.2,
+                   message="every child of civility dev to exit")
+    finally:
+        if dev.poll() is None:
+            dev.kill()
+        log.close()
