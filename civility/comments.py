@@ -19,6 +19,7 @@ from civility.policy import initial_status
 from civility.statuses import EDITABLE, Action, Status
 from civility.store.comments import CommentRepository
 from civility.store.db import Database
+from civility.store.engagement import EngagementRepository
 from civility.store.models import Comment, utcnow
 from civility.text import MAX_BODY_CHARS, MAX_NAME_CHARS, TextError, normalise, render_html
 
@@ -92,6 +93,9 @@ class CommentService:
         self.settings = settings
         self._enqueue = enqueue
 
+    def _repo(self, session) -> CommentRepository:
+        return CommentRepository(session, hide_reported=self.settings.moderation_mode == "pre")
+
     def _after_commit_enqueue(self, comment_id: int, revision: int) -> None:
         # Enqueueing cannot join the database transaction. If Redis is down the comment is
         # already durable and the sweeper enqueues it once its deadline passes.
@@ -115,7 +119,7 @@ class CommentService:
         now = utcnow()
         status = initial_status(self.settings.moderation_mode)
         with self.db.transaction() as session:
-            repo = CommentRepository(session)
+            repo = self._repo(session)
             top_parent = None
             if parent_id is not None:
                 parent = repo.get(parent_id)
@@ -132,6 +136,8 @@ class CommentService:
                 client_hash=client_hash, score_due_at=now + timedelta(seconds=self.settings.scoring_deadline_seconds),
             ))
             repo.add_event(comment.id, _reader_actor(reader, name), Action.CREATE, None, status, at=now)
+            if status == Status.PUBLISHED:
+                EngagementRepository(session).record_publication(comment, now)
         self._after_commit_enqueue(comment.id, comment.revision)
         return comment, edit_token
 
@@ -154,7 +160,7 @@ class CommentService:
         body = clean_body(body)
         now = utcnow()
         with self.db.transaction() as session:
-            repo = CommentRepository(session)
+            repo = self._repo(session)
             comment = _get_or_404(repo, comment_id, for_update=True)
             actor = self._check_author(comment, creds)
             self._check_window(comment, now)
@@ -180,7 +186,7 @@ class CommentService:
     def delete(self, comment_id: int, creds: Credentials) -> None:
         now = utcnow()
         with self.db.transaction() as session:
-            repo = CommentRepository(session)
+            repo = self._repo(session)
             comment = _get_or_404(repo, comment_id, for_update=True)
             actor = self._check_author(comment, creds)
             self._check_window(comment, now)
@@ -196,11 +202,11 @@ class CommentService:
     def get(self, comment_id: int, *, moderator: bool, creds: Credentials | None = None) -> tuple[Comment, int]:
         """Published comments for everyone; any status for a moderator or the comment's author."""
         with self.db.read() as session:
-            repo = CommentRepository(session)
+            repo = self._repo(session)
             comment = repo.get(comment_id)
             if comment is None:
                 raise NotFound("no such comment")
-            if comment.status != Status.PUBLISHED and not moderator and not self._is_author(comment, creds):
+            if not repo.is_visible(comment) and not moderator and not self._is_author(comment, creds):
                 raise NotFound("no such comment")
             return comment, repo.reply_counts([comment.id]).get(comment.id, 0)
 
@@ -218,7 +224,7 @@ class CommentService:
         arity = 2 if sort == "top" else 1
         after = decode_cursor(cursor, f"thread-{sort}", arity)
         with self.db.read() as session:
-            repo = CommentRepository(session)
+            repo = self._repo(session)
             rows = repo.top_level_page(article_id, sort, limit + 1, after)
             items, more = rows[:limit], len(rows) > limit
             ids = [c.id for c in items]
@@ -235,9 +241,9 @@ class CommentService:
     def replies(self, comment_id: int, limit: int, cursor: str | None) -> RepliesPage:
         after = decode_cursor(cursor, "replies", 1)
         with self.db.read() as session:
-            repo = CommentRepository(session)
+            repo = self._repo(session)
             parent = repo.get(comment_id)
-            if parent is None or parent.status not in (Status.PUBLISHED, Status.DELETED):
+            if parent is None or not (repo.is_visible(parent) or parent.status == Status.DELETED):
                 raise NotFound("no such comment")
             rows = repo.replies_page(parent.id, limit + 1, after)
         items, more = rows[:limit], len(rows) > limit

@@ -82,6 +82,10 @@ class Settings:
     batch_size: int = 16
     job_timeout_seconds: int = 180
     client_hash_salt: str = "change-me"
+    # A repeat share from one client, article and network inside this window is not counted again.
+    share_dedup_seconds: int = 600
+    # Distinct open reports that put a published comment in the "reported" queue.
+    report_threshold: int = 3
     max_content_length: int = 64 * 1024
 
     @classmethod
@@ -109,6 +113,8 @@ class Settings:
             batch_size=_int(env, p + "BATCH_SIZE", 16),
             job_timeout_seconds=_int(env, p + "JOB_TIMEOUT_SECONDS", 180),
             client_hash_salt=env.get(p + "CLIENT_HASH_SALT") or cls.client_hash_salt,
+            share_dedup_seconds=_int(env, p + "SHARE_DEDUP_SECONDS", 600),
+            report_threshold=_int(env, p + "REPORT_THRESHOLD", 3),
         )
         values.update(overrides)
         if not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", values["redis_prefix"]):

@@ -12,7 +12,8 @@ from civility.pagination import decode_cursor, encode_cursor
 from civility.statuses import ALLOWED, Action, Status, decision_target
 from civility.store.comments import CommentRepository, QueueFilter
 from civility.store.db import Database
-from civility.store.models import Comment, CommentEvent, utcnow
+from civility.store.engagement import EngagementRepository
+from civility.store.models import Comment, CommentEvent, Report, utcnow
 
 QUEUE_STATUSES = ("flagged", "reported", "pending", "rejected", "published")
 QUEUE_SORTS = ("score", "oldest", "newest")
@@ -21,13 +22,23 @@ MAX_BULK = 500
 
 @dataclass
 class QueuePage:
-    items: list[Comment]
+    items: list[ModerationItem]
     next_cursor: str | None
     counts: dict[str, int]
 
 
-def _decided_this_revision(comment: Comment) -> bool:
-    return comment.decided_at is not None and comment.decided_at >= (comment.edited_at or comment.created_at)
+def _already_decided(comment: Comment) -> bool:
+    """A moderator already ruled on this text, and nothing (an edit, new reports) reopened it."""
+    if comment.decided_at is None:
+        return False
+    reopened_at = max(filter(None, [comment.edited_at, comment.created_at, comment.reported_at]))
+    return comment.decided_at >= reopened_at
+
+
+@dataclass
+class ModerationItem:
+    comment: Comment
+    reports: list[Report]
 
 
 class ModerationService:
@@ -35,7 +46,7 @@ class ModerationService:
         self.db = db
 
     def decide(self, comment_id: int, action: str, moderator: ModeratorIdentity,
-               reason: str | None = None, version: int | None = None) -> Comment:
+               reason: str | None = None, version: int | None = None) -> ModerationItem:
         if action not in (Action.APPROVE, Action.REJECT):
             raise Invalid("invalid action", {"action": ["approve or reject"]})
         target = decision_target(action)
@@ -50,24 +61,36 @@ class ModerationService:
                        "decided_by": comment.decided_by}
             if version is not None and version != comment.version:
                 raise Conflict(_conflict_message(comment), details)
-            if version is None and _decided_this_revision(comment):
+            if version is None and _already_decided(comment):
                 # Two moderators on one comment: the first decision stands unless overridden on purpose.
                 raise Conflict(_conflict_message(comment), details)
-            if (comment.decided_by and comment.decided_by != moderator.name and _decided_this_revision(comment)
+            if (comment.decided_by and comment.decided_by != moderator.name and _already_decided(comment)
                     and not moderator.is_admin):
                 raise Forbidden("only an admin can reverse another moderator's decision", details)
             if target not in ALLOWED[current] and target != current:
                 raise Conflict(f"a {current} comment cannot be {action}d", details)
             if not repo.compare_and_set(comment.id, comment.version, status=target, decided_by=moderator.name,
-                                        decided_at=now, score_due_at=None):
+                                        decided_at=now, score_due_at=None, reported_at=None):
                 session.refresh(comment)
                 raise Conflict(_conflict_message(comment), {"current_version": comment.version,
                                                             "status": comment.status,
                                                             "decided_by": comment.decided_by})
+            engagement = EngagementRepository(session)
+            engagement.resolve_reports(comment.id, now)
+            if target == Status.PUBLISHED and comment.published_at is None:
+                session.refresh(comment)
+                engagement.record_publication(comment, now)
             repo.add_event(comment.id, f"moderator:{moderator.name}", action, current, target,
                            reason=reason, scores=comment.scores, at=now)
+        return self.item(comment_id)
+
+    def item(self, comment_id: int) -> ModerationItem:
         with self.db.read() as session:
-            return CommentRepository(session).get(comment_id)
+            comment = CommentRepository(session).get(comment_id)
+            if comment is None:
+                raise NotFound("no such comment")
+            reports = EngagementRepository(session).open_reports([comment_id])[comment_id]
+            return ModerationItem(comment, reports)
 
     def decide_many(self, decisions: list[dict], moderator: ModeratorIdentity) -> list[dict]:
         if len(decisions) > MAX_BULK:
@@ -75,8 +98,8 @@ class ModerationService:
         results = []
         for d in decisions:
             try:
-                comment = self.decide(d["comment_id"], d["action"], moderator, d.get("reason"), d.get("version"))
-                results.append({"comment_id": d["comment_id"], "ok": True, "status": 200, "item": comment})
+                item = self.decide(d["comment_id"], d["action"], moderator, d.get("reason"), d.get("version"))
+                results.append({"comment_id": d["comment_id"], "ok": True, "status": 200, "item": item})
             except DomainError as exc:
                 results.append({"comment_id": d["comment_id"], "ok": False, "status": exc.status,
                                 "error": {"code": exc.code, "message": exc.message, "details": exc.details}})
@@ -90,13 +113,10 @@ class ModerationService:
         with self.db.read() as session:
             repo = CommentRepository(session)
             counts = repo.status_counts()
-            counts["reported"] = 0
-            if status == "reported":
-                # Reader reports arrive with the engagement features; until then nothing is reported.
-                return QueuePage([], None, counts)
             rows = repo.queue_page(QueueFilter(status=status, article_id=article_id, label=label,
                                                min_score=min_score, sort=sort, limit=limit + 1, after=after))
-        items, more = rows[:limit], len(rows) > limit
+            items, more = rows[:limit], len(rows) > limit
+            reports = EngagementRepository(session).open_reports([c.id for c in items])
         next_cursor = None
         if more and items:
             last = items[-1]
@@ -106,7 +126,7 @@ class ModerationService:
             else:
                 key = [last.id]
             next_cursor = encode_cursor(kind, key)
-        return QueuePage(items, next_cursor, counts)
+        return QueuePage([ModerationItem(c, reports[c.id]) for c in items], next_cursor, counts)
 
     def history(self, comment_id: int) -> list[CommentEvent]:
         with self.db.read() as session:
@@ -125,7 +145,7 @@ class ModerationService:
             latencies = repo.recent_latencies(now - timedelta(hours=1))
             scorer_name, scorer_version = repo.latest_scorer()
         return {
-            "queues": {"flagged": counts["flagged"], "pending": counts["pending"], "reported": 0,
+            "queues": {"flagged": counts["flagged"], "pending": counts["pending"], "reported": counts["reported"],
                        "rejected": counts["rejected"]},
             "statuses": counts,
             "decisions_24h": decisions,

@@ -89,3 +89,12 @@ def initial_status(mode: str) -> Status:
 
 
 SCORING_FAILED_REASON = "scoring failed"
+
+
+def report_reason(reasons: list[str]) -> str:
+    """``reported x3 (abuse, spam)``: how many readers reported, and why, most common reason first."""
+    counts: dict[str, int] = {}
+    for reason in reasons:
+        counts[reason] = counts.get(reason, 0) + 1
+    ordered = sorted(counts, key=lambda r: (-counts[r], r))
+    return f"reported x{len(reasons)} ({', '.join(ordered)})"

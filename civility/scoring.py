@@ -13,6 +13,7 @@ from civility.policy import SCORING_FAILED_REASON, decide
 from civility.statuses import Action, Status
 from civility.store.comments import CommentRepository
 from civility.store.db import Database
+from civility.store.engagement import EngagementRepository
 from civility.store.models import Comment, utcnow
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ def apply_scores(db: Database, settings: Settings, scorer: Scorer, batch: list[C
     actor = f"scorer:{scorer.name}"
     with db.transaction() as session:
         repo = CommentRepository(session)
+        engagement = EngagementRepository(session)
         current = repo.get_many([c.id for c in batch])
         for leased, scores in zip(batch, results):
             comment = current.get(leased.id)
@@ -82,6 +84,8 @@ def apply_scores(db: Database, settings: Settings, scorer: Scorer, batch: list[C
             comment.claim_token = comment.claimed_until = None
             comment.status = after
             comment.version += 1
+            if after == Status.PUBLISHED:
+                engagement.record_publication(comment, now)
             repo.add_event(comment.id, actor, Action.SCORE, before, after,
                            reason="; ".join(decision.reasons) or "below every hold threshold",
                            scores=scores, details={"scorer_version": scorer.version,

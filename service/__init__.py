@@ -9,6 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from civility.comments import CommentService
 from civility.config import Settings
+from civility.engagement import EngagementService
 from civility.jobqueue import ScoringQueue
 from civility.moderation import ModerationService
 from civility.runtime import Runtime
@@ -36,7 +37,7 @@ def create_app(settings: Settings | None = None) -> APIFlask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
     from service import errors, limits, metrics
-    from service.api import comments, moderation
+    from service.api import comments, engagement, moderation
     from service import ops, pages
 
     runtime = Runtime(settings)
@@ -47,9 +48,11 @@ def create_app(settings: Settings | None = None) -> APIFlask:
         settings=settings, db=runtime.db, redis=runtime.redis, scoring_queue=scoring_queue,
         comments=CommentService(runtime.db, settings, lambda cid, rev: scoring_queue.enqueue(cid, rev)),
         moderation=ModerationService(runtime.db),
+        engagement=EngagementService(runtime.db, settings, runtime.redis),
     )
     errors.register_error_handlers(app)
     app.register_blueprint(comments.bp)
+    app.register_blueprint(engagement.bp)
     app.register_blueprint(moderation.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(pages.bp)

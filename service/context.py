@@ -9,6 +9,7 @@ from redis import Redis
 
 from civility.comments import CommentService
 from civility.config import Settings
+from civility.engagement import EngagementService
 from civility.jobqueue import ScoringQueue
 from civility.moderation import ModerationService
 from civility.store.db import Database
@@ -22,6 +23,7 @@ class Services:
     scoring_queue: ScoringQueue
     comments: CommentService
     moderation: ModerationService
+    engagement: EngagementService
 
 
 def services() -> Services:

@@ -15,11 +15,9 @@ bp = Blueprint("pages", __name__)
 STATIC = Path(__file__).resolve().parent / "static"
 DEMO_ARTICLE = "world/pow-exchange-2026"
 
-PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
             "connect-src 'self'; font-src 'self'; object-src 'none'; frame-ancestors 'none'; "
             "base-uri 'none'; form-action 'self'")
-# The console additionally refuses to be framed by anything and keeps referrers to itself.
-CONSOLE_CSP = PAGE_CSP
 
 
 def _asset(name: str, mimetype: str, max_age: int = 300) -> Response:
@@ -52,12 +50,12 @@ def widget_css():
 @bp.get("/embed/demo")
 def demo():
     article = request.args.get("article", DEMO_ARTICLE)
-    return _page(render_template("demo.html", article_id=article), PAGE_CSP)
+    return _page(render_template("demo.html", article_id=article), CSP)
 
 
 @bp.get("/moderate")
 def moderate():
-    response = _page(render_template("moderate.html"), CONSOLE_CSP)
+    response = _page(render_template("moderate.html"), CSP)
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Cache-Control"] = "no-store"
     return response

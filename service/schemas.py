@@ -7,6 +7,7 @@ from apiflask.fields import Boolean, DateTime, Dict, Float, Integer, List, Neste
 from apiflask.validators import Length, OneOf, Range
 from marshmallow import EXCLUDE
 
+from civility.engagement import NETWORKS, REPORT_REASONS
 from civility.moderation import MAX_BULK, QUEUE_SORTS, QUEUE_STATUSES
 from civility.text import MAX_BODY_CHARS, MAX_NAME_CHARS
 
@@ -111,14 +112,21 @@ class ScorerOut(Schema):
     version = String(allow_none=True)
 
 
+class ReportOut(Schema):
+    reason = String(required=True)
+    note = String(allow_none=True)
+    at = String(required=True, metadata={"format": "date-time"})
+
+
 class ModerationItemOut(CommentOut):
     scores = Dict(keys=String(), values=Float(), allow_none=True)
     scorer = Nested(ScorerOut, required=True)
     reasons = List(String(), required=True)
-    reports = List(Dict(), required=True)
+    reports = List(Nested(ReportOut), required=True)
     version = Integer(required=True)
     decided_by = String(allow_none=True)
     decided_at = String(allow_none=True, metadata={"format": "date-time"})
+    reported_at = String(allow_none=True, metadata={"format": "date-time"})
 
 
 class QueueOut(Schema):
@@ -172,3 +180,76 @@ class StatsOut(Schema):
     scoring = Dict(required=True)
     scorer = Dict(required=True)
     workers = List(Dict(), required=True)
+
+
+# -- engagement ----------------------------------------------------------------------------------
+class ShareIn(Lenient):
+    network = String(required=True, validate=OneOf(NETWORKS))
+
+
+class ShareAckOut(Schema):
+    article_id = String(required=True)
+    network = String(required=True)
+    total = Integer(required=True)
+    counted = Boolean(required=True, metadata={"description": "false for a repeat inside the dedup window"})
+
+
+class SharesOut(Schema):
+    article_id = String(required=True)
+    total = Integer(required=True)
+    networks = Dict(keys=String(), values=Integer(), required=True)
+
+
+class CountsQuery(Lenient):
+    article_id = List(String(validate=Length(1, 128)), required=True, validate=Length(1, 100))
+
+
+class ArticleCountsOut(Schema):
+    comments = Integer(required=True)
+    shares = Integer(required=True)
+
+
+class CountsOut(Schema):
+    counts = Dict(keys=String(), values=Nested(ArticleCountsOut), required=True)
+
+
+class TrendingQuery(Lenient):
+    window = String(load_default="24h", validate=OneOf(["1h", "24h", "7d"]))
+    limit = Integer(load_default=10, validate=Range(1, 50))
+
+
+class TrendingShared(Schema):
+    article_id = String(required=True)
+    shares = Integer(required=True)
+
+
+class TrendingCommented(Schema):
+    article_id = String(required=True)
+    comments = Integer(required=True)
+
+
+class TrendingOut(Schema):
+    window = String(required=True)
+    most_shared = List(Nested(TrendingShared), required=True)
+    most_commented = List(Nested(TrendingCommented), required=True)
+
+
+class VoteIn(Lenient):
+    value = Integer(strict=True, required=True, validate=OneOf([1, -1, 0]))
+
+
+class VoteOut(Schema):
+    comment_id = Integer(required=True)
+    votes = Integer(required=True)
+    value = Integer(required=True)
+
+
+class ReportIn(Lenient):
+    reason = String(required=True, validate=OneOf(REPORT_REASONS))
+    note = String(load_default=None, allow_none=True, validate=Length(max=500))
+
+
+class ReportAckOut(Schema):
+    comment_id = Integer(required=True)
+    reported = Boolean(required=True)
+    duplicate = Boolean(required=True)

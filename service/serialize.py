@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from civility.statuses import Status
+from civility.policy import report_reason
 from civility.store.models import Comment, CommentEvent
 
 
@@ -31,18 +32,23 @@ def comment_json(c: Comment, reply_count: int = 0, *, reveal_deleted: bool = Fal
     }
 
 
-def moderation_item_json(c: Comment, reply_count: int = 0) -> dict:
-    item = comment_json(c, reply_count, reveal_deleted=True)
-    item.update(
+def moderation_item_json(item) -> dict:
+    c, reports = item.comment, item.reports
+    result = comment_json(c, reveal_deleted=True)
+    reasons = list(c.reasons or [])
+    if reports:
+        reasons.append(report_reason([r.reason for r in reports]))
+    result.update(
         scores=c.scores,
         scorer={"name": c.scorer_name, "version": c.scorer_version},
-        reasons=list(c.reasons or []),
-        reports=[],
+        reasons=reasons,
+        reports=[{"reason": r.reason, "note": r.note, "at": rfc3339(r.created_at)} for r in reports],
         version=c.version,
         decided_by=c.decided_by,
         decided_at=rfc3339(c.decided_at),
+        reported_at=rfc3339(c.reported_at),
     )
-    return item
+    return result
 
 
 def event_json(e: CommentEvent) -> dict:

@@ -29,7 +29,7 @@ from civility.store.db import Database, normalise_url
 from civility.store.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
-TABLES = ["comment_events", "comments", "moderators"]
+TABLES = ["comment_events", "votes", "reports", "share_events", "article_activity", "comments", "moderators"]
 
 
 def wait_until(predicate, timeout: float = 20.0, interval: float = 0.05, message: str = "condition"):

@@ -31,8 +31,20 @@ class QueueFilter:
 
 
 class CommentRepository:
-    def __init__(self, session: Session):
+    def __init__(self, session: Session, *, hide_reported: bool = False):
         self.session = session
+        # Pre-moderation hides a published comment from readers once enough readers reported it.
+        self.hide_reported = hide_reported
+
+    def visible(self, comment=Comment):
+        """The filter for what readers may see."""
+        condition = comment.status == Status.PUBLISHED
+        if self.hide_reported:
+            condition = and_(condition, comment.reported_at.is_(None))
+        return condition
+
+    def is_visible(self, comment: Comment) -> bool:
+        return comment.status == Status.PUBLISHED and not (self.hide_reported and comment.reported_at is not None)
 
     # -- single rows ---------------------------------------------------------------------------
     def add(self, comment: Comment) -> Comment:
@@ -64,11 +76,11 @@ class CommentRepository:
     # -- public thread -------------------------------------------------------------------------
     def _visible_top_level(self, article_id: str):
         reply = aliased(Comment)
-        has_visible_reply = exists().where(reply.parent_id == Comment.id, reply.status == Status.PUBLISHED)
+        has_visible_reply = exists().where(reply.parent_id == Comment.id, self.visible(reply))
         return and_(
             Comment.article_id == article_id,
             Comment.parent_id.is_(None),
-            or_(Comment.status == Status.PUBLISHED, and_(Comment.status == Status.DELETED, has_visible_reply)),
+            or_(self.visible(), and_(Comment.status == Status.DELETED, has_visible_reply)),
         )
 
     def top_level_page(self, article_id: str, sort: str, limit: int, after: list | None) -> list[Comment]:
@@ -99,7 +111,7 @@ class CommentRepository:
         )
         inner = (
             select(Comment.id, rank)
-            .where(Comment.parent_id.in_(parent_ids), Comment.status == Status.PUBLISHED)
+            .where(Comment.parent_id.in_(parent_ids), self.visible())
             .subquery()
         )
         stmt = (
@@ -118,7 +130,7 @@ class CommentRepository:
             return {}
         rows = self.session.execute(
             select(Comment.parent_id, func.count())
-            .where(Comment.parent_id.in_(parent_ids), Comment.status == Status.PUBLISHED)
+            .where(Comment.parent_id.in_(parent_ids), self.visible())
             .group_by(Comment.parent_id)
         )
         counts = dict.fromkeys(parent_ids, 0)
@@ -126,7 +138,7 @@ class CommentRepository:
         return counts
 
     def replies_page(self, parent_id: int, limit: int, after: list | None) -> list[Comment]:
-        stmt = select(Comment).where(Comment.parent_id == parent_id, Comment.status == Status.PUBLISHED)
+        stmt = select(Comment).where(Comment.parent_id == parent_id, self.visible())
         if after:
             stmt = stmt.where(Comment.id > after[0])
         return list(self.session.scalars(stmt.order_by(Comment.id).limit(limit)))
@@ -137,7 +149,7 @@ class CommentRepository:
             return {}
         rows = self.session.execute(
             select(Comment.article_id, func.count())
-            .where(Comment.article_id.in_(article_ids), Comment.status == Status.PUBLISHED)
+            .where(Comment.article_id.in_(article_ids), self.visible())
             .group_by(Comment.article_id)
         )
         counts = dict.fromkeys(article_ids, 0)
@@ -210,7 +222,11 @@ class CommentRepository:
 
     # -- moderation queue ----------------------------------------------------------------------
     def queue_page(self, f: QueueFilter) -> list[Comment]:
-        stmt = select(Comment).where(Comment.status == f.status)
+        if f.status == "reported":
+            stmt = select(Comment).where(Comment.reported_at.is_not(None),
+                                         Comment.status.in_([Status.PUBLISHED, Status.FLAGGED]))
+        else:
+            stmt = select(Comment).where(Comment.status == f.status)
         if f.article_id:
             stmt = stmt.where(Comment.article_id == f.article_id)
         score = Comment.scores[f.label].as_float() if f.label else Comment.max_score
@@ -238,6 +254,9 @@ class CommentRepository:
         rows = self.session.execute(select(Comment.status, func.count()).group_by(Comment.status))
         counts = {s.value: 0 for s in Status}
         counts.update(dict(rows.all()))
+        counts["reported"] = self.session.scalars(
+            select(func.count()).where(Comment.reported_at.is_not(None),
+                                       Comment.status.in_([Status.PUBLISHED, Status.FLAGGED]))).one()
         return counts
 
     def decisions_since(self, since: datetime) -> dict[str, int]:

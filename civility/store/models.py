@@ -85,12 +85,17 @@ class Comment(Base):
     decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     votes: Mapped[int] = mapped_column(Integer, default=0)
+    # Set when enough distinct readers reported it; cleared by a moderator's decision.
+    reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # First publication: trending counts a comment once, however often it is edited and re-scored.
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     __table_args__ = (
         Index("ix_comments_thread", "article_id", "parent_id", "status", "id"),
         Index("ix_comments_parent", "parent_id", "status", "id"),
         Index("ix_comments_status", "status", "id"),
         Index("ix_comments_due", "score_due_at"),
+        Index("ix_comments_reported", "reported_at"),
     )
 
     @property
@@ -124,3 +129,66 @@ class Moderator(Base):
     token_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Vote(Base):
+    """One vote per voter per comment; ``Comment.votes`` holds the sum, kept in the same transaction."""
+
+    __tablename__ = "votes"
+
+    comment_id: Mapped[int] = mapped_column(Id, ForeignKey("comments.id"), primary_key=True)
+    voter: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Report(Base):
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    comment_id: Mapped[int] = mapped_column(Id, ForeignKey("comments.id"))
+    reporter: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Reports count towards the threshold until a moderator decides the comment.
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    __table_args__ = (
+        Index("ux_reports_once", "comment_id", "reporter", unique=True),
+    )
+
+
+class ShareEvent(Base):
+    """The durable log of counted shares (repeats inside the dedup window are not logged)."""
+
+    __tablename__ = "share_events"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    article_id: Mapped[str] = mapped_column(String(128))
+    network: Mapped[str] = mapped_column(String(16))
+    client: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        Index("ix_share_events_repeat", "client", "article_id", "network", "created_at"),
+        Index("ix_share_events_article", "article_id", "network"),
+    )
+
+
+class ArticleActivity(Base):
+    """Hourly aggregates per article: shares per network, and published comments (kind "comment").
+
+    Share totals and trending read these few rows instead of scanning events.
+    """
+
+    __tablename__ = "article_activity"
+
+    article_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (
+        Index("ix_article_activity_hour", "hour", "kind"),
+    )

@@ -33,7 +33,7 @@ def queue(query: dict):
     if query["article_id"] is not None:
         check_article_id(query["article_id"])
     page = services().moderation.queue(**query)
-    return {"items": [moderation_item_json(c) for c in page.items], "next_cursor": page.next_cursor,
+    return {"items": [moderation_item_json(i) for i in page.items], "next_cursor": page.next_cursor,
             "counts": page.counts}
 
 
@@ -45,9 +45,9 @@ def queue(query: dict):
         responses={404: "Not found", 409: "Stale version, or another moderator decided first",
                    403: "Reversing another moderator's decision needs the admin role"})
 def decide(comment_id: int, data: dict):
-    comment = services().moderation.decide(comment_id, data["action"], current_moderator(),
-                                           data["reason"], data["version"])
-    return moderation_item_json(comment)
+    item = services().moderation.decide(comment_id, data["action"], current_moderator(),
+                                        data["reason"], data["version"])
+    return moderation_item_json(item)
 
 
 @bp.post("/decisions")

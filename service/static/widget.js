@@ -143,7 +143,7 @@
     var more = h("button", {type: "button", className: "cv-btn cv-more", hidden: true, text: "Load more comments", onclick: function () { load(); }});
     var section = h("section", {className: "cv-root", "aria-labelledby": title.id}, [
       share,
-      h("div", {className: "cv-head"}, [title, h("label", {className: "cv-sort", for: sortSel.id}, ["Sort ", sortSel])]),
+      h("div", {className: "cv-head"}, [title, h("span", {className: "cv-sort"}, [h("label", {for: sortSel.id, text: "Sort "}), sortSel])]),
       composer(null), status, list, more
     ]);
     root.appendChild(section);
@@ -310,14 +310,16 @@
           : s === "rejected" ? "Your comment was not published because it does not meet our community guidelines." : "";
         actions.textContent = "";
         if (s === "published") {
-          var v = votes[d.id] || 0;
-          actions.append(
-            button("▲", "cv-up", function () { vote(1); }, {"aria-label": "Upvote", "aria-pressed": String(v === 1)}),
+          var v = votes[d.id] || 0, self = token(d.id);
+          // Readers cannot vote on or report their own comments; the API says so too.
+          [
+            self ? null : button("▲", "cv-up", function () { vote(1); }, {"aria-label": "Upvote", "aria-pressed": String(v === 1)}),
             h("span", {className: "cv-votes", text: String(d.votes), "aria-label": plural(d.votes, "vote", "votes")}),
-            button("▼", "cv-down", function () { vote(-1); }, {"aria-label": "Downvote", "aria-pressed": String(v === -1)}),
+            self ? null : button("▼", "cv-down", function () { vote(-1); }, {"aria-label": "Downvote", "aria-pressed": String(v === -1)}),
             button("Reply", "cv-reply", function () { open(composer(d.parent_id || d.id, close)); }),
-            reported[d.id] ? h("span", {className: "cv-muted", text: "Reported"})
-              : button("Report", "cv-report-btn", function () { open(reportForm()); }));
+            self ? null : reported[d.id] ? h("span", {className: "cv-muted", text: "Reported"})
+              : button("Report", "cv-report-btn", function () { open(reportForm()); })
+          ].forEach(function (el) { if (el) actions.appendChild(el); });
         }
         if (mine(d)) {
           actions.append(button("Edit", "cv-edit-btn", function () { open(editForm()); }),

@@ -1,0 +1,121 @@
+"""Queries for votes, reports, share events and the hourly article activity aggregates."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from civility.store.models import ArticleActivity, Comment, Report, ShareEvent, Vote
+
+COMMENT_KIND = "comment"
+
+
+def hour_of(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+class EngagementRepository:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def _insert(self, table):
+        dialect = self.session.bind.dialect.name
+        return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+
+    # -- activity aggregates ----------------------------------------------------------------------
+    def bump_activity(self, article_id: str, moment: datetime, kind: str, n: int = 1) -> None:
+        stmt = self._insert(ArticleActivity).values(article_id=article_id, hour=hour_of(moment), kind=kind, count=n)
+        stmt = stmt.on_conflict_do_update(index_elements=["article_id", "hour", "kind"],
+                                          set_={"count": ArticleActivity.count + n})
+        self.session.execute(stmt)
+
+    def record_publication(self, comment: Comment, at: datetime) -> None:
+        """Count a comment for trending the first time it is published."""
+        if comment.published_at is None:
+            comment.published_at = at
+            self.bump_activity(comment.article_id, at, COMMENT_KIND)
+
+    def share_counts(self, article_ids: list[str]) -> dict[str, dict[str, int]]:
+        """Shares per network for each article, in one query."""
+        result: dict[str, dict[str, int]] = {a: {} for a in article_ids}
+        if not article_ids:
+            return result
+        rows = self.session.execute(
+            select(ArticleActivity.article_id, ArticleActivity.kind, func.sum(ArticleActivity.count))
+            .where(ArticleActivity.article_id.in_(article_ids), ArticleActivity.kind != COMMENT_KIND)
+            .group_by(ArticleActivity.article_id, ArticleActivity.kind)
+        )
+        for article_id, network, count in rows:
+            result[article_id][network] = int(count)
+        return result
+
+    def top_articles(self, since: datetime, shares: bool, limit: int) -> list[tuple[str, int]]:
+        kind_filter = ArticleActivity.kind != COMMENT_KIND if shares else ArticleActivity.kind == COMMENT_KIND
+        total = func.sum(ArticleActivity.count).label("total")
+        rows = self.session.execute(
+            select(ArticleActivity.article_id, total)
+            .where(ArticleActivity.hour >= hour_of(since), kind_filter)
+            .group_by(ArticleActivity.article_id)
+            .order_by(total.desc(), ArticleActivity.article_id)
+            .limit(limit)
+        )
+        return [(article_id, int(count)) for article_id, count in rows]
+
+    # -- shares -----------------------------------------------------------------------------------
+    def recent_share_exists(self, client: str, article_id: str, network: str, since: datetime) -> bool:
+        stmt = select(ShareEvent.id).where(
+            ShareEvent.client == client, ShareEvent.article_id == article_id, ShareEvent.network == network,
+            ShareEvent.created_at >= since,
+        ).limit(1)
+        return self.session.scalars(stmt).first() is not None
+
+    def add_share(self, article_id: str, network: str, client: str, at: datetime) -> None:
+        self.session.add(ShareEvent(article_id=article_id, network=network, client=client, created_at=at))
+        self.bump_activity(article_id, at, network)
+
+    # -- votes ------------------------------------------------------------------------------------
+    def set_vote(self, comment_id: int, voter: str, value: int, at: datetime) -> int:
+        """Record ``value`` (0 withdraws) and return the change to the comment's total."""
+        existing = self.session.get(Vote, (comment_id, voter), with_for_update=True)
+        before = existing.value if existing else 0
+        if value == 0:
+            if existing:
+                self.session.execute(delete(Vote).where(Vote.comment_id == comment_id, Vote.voter == voter))
+        elif existing:
+            existing.value, existing.updated_at = value, at
+        else:
+            self.session.add(Vote(comment_id=comment_id, voter=voter, value=value, updated_at=at))
+        delta = value - before
+        if delta:
+            self.session.execute(update(Comment).where(Comment.id == comment_id)
+                                 .values(votes=Comment.votes + delta).execution_options(synchronize_session=False))
+        return delta
+
+    def vote_total(self, comment_id: int) -> int:
+        return self.session.scalars(select(Comment.votes).where(Comment.id == comment_id)).one()
+
+    # -- reports ----------------------------------------------------------------------------------
+    def add_report(self, comment_id: int, reporter: str, reason: str, note: str | None, at: datetime) -> bool:
+        """False when this reporter already reported the comment."""
+        stmt = self._insert(Report).values(comment_id=comment_id, reporter=reporter, reason=reason, note=note,
+                                           created_at=at)
+        stmt = stmt.on_conflict_do_nothing(index_elements=["comment_id", "reporter"]).returning(Report.id)
+        return self.session.execute(stmt).scalar() is not None
+
+    def open_reports(self, comment_ids: list[int]) -> dict[int, list[Report]]:
+        result: dict[int, list[Report]] = {cid: [] for cid in comment_ids}
+        if not comment_ids:
+            return result
+        stmt = (select(Report).where(Report.comment_id.in_(comment_ids), Report.resolved_at.is_(None))
+                .order_by(Report.id))
+        for report in self.session.scalars(stmt):
+            result[report.comment_id].append(report)
+        return result
+
+    def resolve_reports(self, comment_id: int, at: datetime) -> None:
+        self.session.execute(update(Report).where(Report.comment_id == comment_id, Report.resolved_at.is_(None))
+                             .values(resolved_at=at).execution_options(synchronize_session=False))
