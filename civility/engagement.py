@@ -30,18 +30,36 @@ NETWORKS = ("facebook", "x", "linkedin", "reddit", "whatsapp", "telegram", "mast
 REPORT_REASONS = ("spam", "abuse", "off_topic", "other")
 WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
 MAX_COUNT_IDS = 100
-# Cached share counts are a read-through copy of the database's aggregates; the TTL bounds how long
-# a count can drift after an increment raced a rebuild.
-SHARE_CACHE_TTL = 120
+# Share totals per article live in one Redis hash (one HMGET answers /counts for 100 articles).
+# It is a read-through copy of the database's aggregates and expires as a whole, which bounds how
+# long a count can drift if an increment ever races a rebuild.
+SHARE_CACHE_TTL = 300
 TRENDING_CACHE_TTL = 30
 
-# Increment a cached count only if the cache holds the article; a miss is rebuilt from the database.
-_BUMP_IF_CACHED = """
-if redis.call('exists', KEYS[1]) == 1 then
-  redis.call('hincrby', KEYS[1], ARGV[1], 1)
-  redis.call('hincrby', KEYS[1], '_total', 1)
+# One round trip decides whether a share is new. The "since" key records when Redis last started
+# empty: until a full dedup window has passed since then, its memory of recent shares may be
+# incomplete, so the caller must confirm with the database (returns 0). -1: a repeat; 1: new.
+_CHECK_SHARE = """
+local since = tonumber(redis.call('GET', KEYS[2]))
+if not since then
+  since = tonumber(ARGV[2])
+  redis.call('SET', KEYS[2], ARGV[2])
+end
+if not redis.call('SET', KEYS[1], 1, 'NX', 'EX', ARGV[1]) then
+  return -1
+end
+if tonumber(ARGV[2]) - since < tonumber(ARGV[1]) then
+  return 0
 end
 return 1
+"""
+
+# Count a share in the cache if the cache holds the article; returns the new total or false.
+_BUMP_IF_CACHED = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
+  return redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+end
+return false
 """
 
 
@@ -66,6 +84,7 @@ class EngagementService:
         self.db = db
         self.settings = settings
         self.redis = redis
+        self._check_share = redis.register_script(_CHECK_SHARE)
         self._bump = redis.register_script(_BUMP_IF_CACHED)
 
     def _key(self, *parts: str) -> str:
@@ -80,63 +99,56 @@ class EngagementService:
         window = self.settings.share_dedup_seconds
         digest = hashlib.sha256(f"{client.key}|{article_id}|{network}".encode()).hexdigest()[:32]
         try:
-            # The atomic gate against concurrent repeats; the database check below survives Redis loss.
-            first_seen = self.redis.set(self._key("share-seen", digest), 1, nx=True, ex=window)
+            verdict = self._check_share(keys=[self._key("share-seen", digest), self._key("share-seen-since")],
+                                        args=[max(1, window), int(now.timestamp())])
         except RedisError:
-            first_seen = None
+            verdict = 0  # Redis is down: the database alone decides
         counted = False
-        if first_seen is not False:
+        if verdict != -1:
             with self.db.transaction() as session:
                 repo = EngagementRepository(session)
-                if not repo.recent_share_exists(client.key, article_id, network, now - timedelta(seconds=window)):
+                since = now - timedelta(seconds=window)
+                if verdict == 1 or not repo.recent_share_exists(client.key, article_id, network, since):
                     repo.add_share(article_id, network, client.key, now)
                     counted = True
+        total = None
         if counted:
             try:
-                self._bump(keys=[self._key("shares", article_id)], args=[network])
+                total = self._bump(keys=[self._key("share-totals")], args=[article_id])
             except RedisError:
-                pass  # the cache is rebuilt from the database
-        totals = self.share_totals([article_id])[article_id]
-        return {"article_id": article_id, "network": network, "total": totals["total"], "counted": counted}
+                pass
+        if total is None:
+            total = self.share_totals([article_id])[article_id]
+        return {"article_id": article_id, "network": network, "total": int(total), "counted": counted}
 
-    def share_totals(self, article_ids: list[str]) -> dict[str, dict]:
-        """Per-article totals: one Redis round trip, and one query for whatever the cache lacks."""
-        keys = [self._key("shares", a) for a in article_ids]
+    def share_totals(self, article_ids: list[str]) -> dict[str, int]:
+        """Share totals per article: one Redis round trip, and one query for what the cache lacks."""
+        key = self._key("share-totals")
         try:
-            pipe = self.redis.pipeline(transaction=False)
-            for key in keys:
-                pipe.hgetall(key)
-            cached = pipe.execute()
+            cached = self.redis.hmget(key, article_ids)
         except RedisError:
-            cached = [None] * len(keys)
-        result: dict[str, dict] = {}
-        missing = []
-        for article_id, found in zip(article_ids, cached):
-            if found:
-                networks = {k.decode(): int(v) for k, v in found.items() if not k.startswith(b"_")}
-                result[article_id] = {"total": sum(networks.values()), "networks": networks}
-            else:
-                missing.append(article_id)
+            cached = [None] * len(article_ids)
+        totals = {a: int(v) for a, v in zip(article_ids, cached) if v is not None}
+        missing = [a for a in article_ids if a not in totals]
         if missing:
             with self.db.read() as session:
                 counts = EngagementRepository(session).share_counts(missing)
+            for article_id in missing:
+                totals[article_id] = sum(counts[article_id].values())
             try:
                 pipe = self.redis.pipeline(transaction=False)
-                for article_id in missing:
-                    key = self._key("shares", article_id)
-                    pipe.hset(key, mapping={"_total": sum(counts[article_id].values()), **counts[article_id]})
-                    pipe.expire(key, SHARE_CACHE_TTL)
+                pipe.hset(key, mapping={a: totals[a] for a in missing})
+                pipe.expire(key, SHARE_CACHE_TTL, nx=True)
                 pipe.execute()
             except RedisError:
                 pass
-            for article_id in missing:
-                result[article_id] = {"total": sum(counts[article_id].values()), "networks": counts[article_id]}
-        return result
+        return totals
 
     def article_shares(self, article_id: str) -> dict:
         check_article_id(article_id)
-        totals = self.share_totals([article_id])[article_id]
-        return {"article_id": article_id, **totals}
+        with self.db.read() as session:
+            networks = EngagementRepository(session).share_counts([article_id])[article_id]
+        return {"article_id": article_id, "total": sum(networks.values()), "networks": networks}
 
     # -- counts and trending ----------------------------------------------------------------------
     def counts(self, article_ids: list[str]) -> dict:
@@ -151,7 +163,7 @@ class EngagementService:
             repo = CommentRepository(session, hide_reported=self.settings.moderation_mode == "pre")
             comments = repo.published_counts(unique)
         shares = self.share_totals(unique)
-        return {"counts": {a: {"comments": comments[a], "shares": shares[a]["total"]} for a in unique}}
+        return {"counts": {a: {"comments": comments[a], "shares": shares[a]} for a in unique}}
 
     def trending(self, window: str, limit: int) -> dict:
         if window not in WINDOWS:

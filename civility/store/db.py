@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -56,16 +58,50 @@ def make_engine(url: str) -> Engine:
     )
 
 
+class SQLiteWriteLock:
+    """Queue SQLite writers on a lock file instead of SQLite's busy handler.
+
+    SQLite allows one writer at a time. When a second process finds the database locked, its busy
+    handler sleeps with growing back-off (1, 2, 5, 10 ... 100 ms), which turns contention into long
+    stalls. A blocking flock wakes the next writer as soon as the lock is released. The thread lock
+    covers threads of one process, which share the flock.
+    """
+
+    def __init__(self, database_path: str):
+        self.path = database_path + ".write-lock"
+        self._thread_lock = threading.Lock()
+        self._fd: int | None = None
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        with self._thread_lock:
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+
 class Database:
     def __init__(self, url: str):
         self.url = normalise_url(url)
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        parsed = make_url(self.url)
+        self._write_lock = None
+        if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+            self._write_lock = SQLiteWriteLock(parsed.database)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A unit of work: commits on success, rolls back on any exception."""
-        with self._sessions() as session, session.begin():
+        if self._write_lock is None:
+            with self._sessions() as session, session.begin():
+                yield session
+            return
+        with self._write_lock.held(), self._sessions() as session, session.begin():
             session.connection(execution_options={"civility_write": True})
             yield session
 

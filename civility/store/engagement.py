@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -74,7 +74,8 @@ class EngagementRepository:
         return self.session.scalars(stmt).first() is not None
 
     def add_share(self, article_id: str, network: str, client: str, at: datetime) -> None:
-        self.session.add(ShareEvent(article_id=article_id, network=network, client=client, created_at=at))
+        self.session.execute(insert(ShareEvent).values(article_id=article_id, network=network, client=client,
+                                                       created_at=at))
         self.bump_activity(article_id, at, network)
 
     # -- votes ------------------------------------------------------------------------------------

@@ -1,0 +1,175 @@
+"""Shared benchmark plumbing: private Redis + SQLite, gunicorn servers, and a load generator that
+runs in separate processes (so the client never shares the server's interpreter)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import multiprocessing as mp
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+GUNICORN = ["--workers", "2", "--threads", "4", "--worker-class", "gthread", "--log-level", "warning",
+            "--keep-alive", "5"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def civility_stack(extra_env: dict | None = None):
+    """A private Redis, a migrated SQLite database, and the environment to run civility with."""
+    sys.path.insert(0, str(ROOT))
+    from civility.redis_server import RedisServer
+    from civility.store.migrate import upgrade
+
+    with tempfile.TemporaryDirectory(prefix="civility-bench-") as tmp:
+        redis = RedisServer(Path(tmp) / "redis").start()
+        db_url = f"sqlite:///{tmp}/bench.db"
+        upgrade(db_url)
+        env = {**os.environ, "CIVILITY_DATABASE_URL": db_url, "CIVILITY_REDIS_URL": redis.url,
+               "CIVILITY_RATE_LIMITS": "off", "CIVILITY_SCORER": "profanity", **(extra_env or {})}
+        try:
+            yield env
+        finally:
+            redis.stop()
+
+
+@contextmanager
+def gunicorn(app_spec: str, env: dict, ready_path: str):
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "gunicorn", *GUNICORN, "--bind", f"127.0.0.1:{port}",
+                                app_spec], cwd=ROOT, env=env, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(base + ready_path, timeout=2):
+                break
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise RuntimeError(f"{app_spec} did not start")
+            time.sleep(0.2)
+    try:
+        yield port
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(20)
+
+
+@dataclass
+class Result:
+    name: str
+    requests: int
+    seconds: float
+    latencies: list[float]
+    errors: int
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    def pct(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else float("nan")
+
+    def row(self) -> str:
+        return (f"{self.name:<34} {self.rps:>9.0f} req/s   p50 {self.pct(0.5):>7.2f} ms   "
+                f"p99 {self.pct(0.99):>7.2f} ms   errors {self.errors}")
+
+
+def _client_loop(args):
+    port, method, make_request, duration, connection_id = args
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    latencies, errors, i = [], 0, 0
+    end = time.perf_counter() + duration
+    while time.perf_counter() < end:
+        path, body, headers = make_request(connection_id, i)
+        i += 1
+        started = time.perf_counter()
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            if response.status >= 400:
+                errors += 1
+        except (OSError, http.client.HTTPException):
+            errors += 1
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            continue
+        latencies.append(time.perf_counter() - started)
+    conn.close()
+    return latencies, errors
+
+
+def _process_worker(args):
+    port, method, make_request, duration, threads, offset = args
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(_client_loop, [(port, method, make_request, duration, offset + t)
+                                            for t in range(threads)]))
+
+
+def load(name: str, port: int, method: str, make_request, duration: float = 6.0, processes: int = 2,
+         threads: int = 4, warmup: float = 1.0) -> Result:
+    """Drive the server from ``processes`` client processes with ``threads`` keep-alive connections each."""
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(processes) as pool:
+        if warmup:
+            pool.map(_process_worker, [(port, method, make_request, warmup, threads, 1000 * p + 500)
+                                       for p in range(processes)])
+        started = time.perf_counter()
+        parts = pool.map(_process_worker, [(port, method, make_request, duration, threads, 1000 * p)
+                                           for p in range(processes)])
+        elapsed = time.perf_counter() - started
+    latencies = [lat for proc in parts for lats, _ in proc for lat in lats]
+    errors = sum(err for proc in parts for _, err in proc)
+    return Result(name, len(latencies), elapsed, latencies, errors)
+
+
+def sequential(name: str, port: int, method: str, make_request, count: int = 300) -> Result:
+    """One connection, one request at a time: latency at low load."""
+    latencies, errors = [], 0
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    for i in range(count + 20):
+        path, body, headers = make_request(0, i)
+        started = time.perf_counter()
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        if i >= 20:  # the first requests warm the connection and caches
+            latencies.append(time.perf_counter() - started)
+            errors += response.status >= 400
+    conn.close()
+    return Result(name, count, sum(latencies), latencies, errors)
+
+
+def post_json(path: str, payload: dict, headers: dict | None = None):
+    # bytes, not str: http.client sends a str body in a second packet, and Nagle plus delayed ACKs
+    # would then add tens of milliseconds to every POST.
+    return path, json.dumps(payload).encode(), {"Content-Type": "application/json", **(headers or {})}
+
+
+def ratio(part: Result, whole: Result) -> float:
+    return part.rps / whole.rps if whole.rps else 0.0
+
+
+def median(values):
+    return statistics.median(values) if values else float("nan")
