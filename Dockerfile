@@ -35,4 +35,5 @@ CMD ["civility", "worker"]
 # The default target: the API under gunicorn. Run `civility db upgrade` once per release first.
 FROM base AS api
 EXPOSE 8000
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "4", "--threads", "4", "--access-logfile", "-", "service:create_app()"]
+CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "4", "--threads", "4", "--access-logfile", "-", \
+     "--access-logformat", "%(m)s %(U)s %(s)s %(b)s %(M)sms", "service:create_app()"]

@@ -16,6 +16,7 @@ from civility.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from civility.identity import Reader
 from civility.pagination import decode_cursor, encode_cursor
 from civility.policy import initial_status
+from civility.spam import spam_reasons
 from civility.statuses import EDITABLE, Action, Status
 from civility.store.comments import CommentRepository
 from civility.store.db import Database
@@ -134,6 +135,7 @@ class CommentService:
                 author_id=reader.sub if reader else None, body=body, html=render_html(body),
                 status=status, created_at=now, edit_token_hash=_hash_token(edit_token),
                 client_hash=client_hash, score_due_at=now + timedelta(seconds=self.settings.scoring_deadline_seconds),
+                heuristics=spam_reasons(session, body, client_hash, now) or None,
             ))
             repo.add_event(comment.id, _reader_actor(reader, name), Action.CREATE, None, status, at=now)
             if status == Status.PUBLISHED:
@@ -172,6 +174,7 @@ class CommentService:
             # In pre mode new text is scored before others see it again; a held comment is re-scored.
             after = Status.PENDING if self.settings.moderation_mode == "pre" or before == Status.FLAGGED else before
             comment.body, comment.html = body, render_html(body)
+            comment.heuristics = spam_reasons(session, body, None, now) or None
             comment.status = after
             comment.edited_at = now
             comment.revision += 1

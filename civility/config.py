@@ -52,8 +52,10 @@ def _int(env: dict, name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
 
 
-def _choice(env: dict, name: str, default: str, allowed: tuple[str, ...]) -> str:
+def _choice(env: dict, name: str, default: str, allowed: tuple[str, ...], plugin: bool = False) -> str:
     value = env.get(name) or default
+    if plugin and re.fullmatch(r"[\w.]+:\w+", value):
+        return value
     if value not in allowed:
         raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
     return value
@@ -80,7 +82,9 @@ class Settings:
     # After this many enqueues without a score the comment goes to the queue as "scoring failed".
     max_scoring_attempts: int = 5
     batch_size: int = 16
-    job_timeout_seconds: int = 180
+    job_timeout_seconds: int = 60
+    # RQ retries a failed scoring job after these delays (seconds); then it is "scoring failed".
+    retry_intervals: tuple[int, ...] = (5, 20)
     client_hash_salt: str = "change-me"
     # A repeat share from one client, article and network inside this window is not counted again.
     share_dedup_seconds: int = 600
@@ -97,7 +101,7 @@ class Settings:
             database_url=env.get(p + "DATABASE_URL") or cls.database_url,
             redis_url=env.get(p + "REDIS_URL") or None,
             redis_prefix=env.get(p + "REDIS_PREFIX") or cls.redis_prefix,
-            scorer=_choice(env, p + "SCORER", "auto", SCORERS),
+            scorer=_choice(env, p + "SCORER", "auto", SCORERS, plugin=True),
             detoxify_model=_choice(env, p + "DETOXIFY_MODEL", "original", DETOXIFY_MODELS),
             detoxify_checkpoint=env.get(p + "DETOXIFY_CHECKPOINT") or None,
             moderation_mode=_choice(env, p + "MODERATION_MODE", "pre", MODERATION_MODES),
@@ -111,7 +115,8 @@ class Settings:
             sweep_interval_seconds=_int(env, p + "SWEEP_INTERVAL_SECONDS", 15),
             max_scoring_attempts=_int(env, p + "MAX_SCORING_ATTEMPTS", 5),
             batch_size=_int(env, p + "BATCH_SIZE", 16),
-            job_timeout_seconds=_int(env, p + "JOB_TIMEOUT_SECONDS", 180),
+            job_timeout_seconds=_int(env, p + "JOB_TIMEOUT_SECONDS", 60),
+            retry_intervals=_intervals(env.get(p + "RETRY_INTERVALS")),
             client_hash_salt=env.get(p + "CLIENT_HASH_SALT") or cls.client_hash_salt,
             share_dedup_seconds=_int(env, p + "SHARE_DEDUP_SECONDS", 600),
             report_threshold=_int(env, p + "REPORT_THRESHOLD", 3),
@@ -123,6 +128,18 @@ class Settings:
 
     def rq_queue_name(self) -> str:
         return f"{self.redis_prefix}-scoring"
+
+
+def _intervals(raw: str | None) -> tuple[int, ...]:
+    if not raw:
+        return (5, 20)
+    try:
+        values = tuple(int(v) for v in raw.split(",") if v.strip())
+    except ValueError as exc:
+        raise ConfigError(f"CIVILITY_RETRY_INTERVALS: expected seconds like 5,20, got {raw!r}") from exc
+    if any(v < 0 for v in values):
+        raise ConfigError("CIVILITY_RETRY_INTERVALS: seconds must not be negative")
+    return values
 
 
 def _thresholds(raw: str | None) -> Thresholds:

@@ -11,8 +11,6 @@ from civility.config import Settings
 
 SCORE_JOB = "workers.jobs.score_comment"
 ACTIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
-# Retries back off so a briefly failing scorer (a restart, memory pressure) gets time to recover.
-RETRY = Retry(max=2, interval=[5, 20])
 
 
 def score_job_id(prefix: str, comment_id: int, revision: int, attempt: int) -> str:
@@ -33,7 +31,9 @@ class ScoringQueue:
             comment_id,
             revision,
             job_id=job_id,
-            retry=RETRY,
+            # Retries back off so a briefly failing scorer (a restart, memory pressure) can recover.
+            retry=Retry(max=len(self.settings.retry_intervals), interval=list(self.settings.retry_intervals))
+            if self.settings.retry_intervals else None,
             job_timeout=self.settings.job_timeout_seconds,
             result_ttl=300,
             failure_ttl=7 * 24 * 3600,

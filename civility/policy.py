@@ -58,13 +58,15 @@ def _reason(label: str, score: float, threshold: float) -> str:
     return f"{label} {score:.2f} >= {threshold:.2f}"
 
 
-def decide(scores: dict[str, float], thresholds: Thresholds, mode: str = "pre") -> Decision:
+def decide(scores: dict[str, float], thresholds: Thresholds, mode: str = "pre",
+           held_for: list[str] | None = None) -> Decision:
     """Decide a freshly scored comment.
 
     A score at or over a label's ``reject`` threshold rejects; at or over ``hold`` sends the comment
     to the moderation queue (``flagged``). Otherwise it is published. Labels without a threshold
     are recorded but never decide anything. The mode does not change the outcome, only what readers
-    saw before it (see ``initial_status``).
+    saw before it (see ``initial_status``). ``held_for`` are reasons found outside the model
+    (spam heuristics): they flag a comment the scores would have published.
     """
     rejects, holds = [], []
     for label in sorted(scores, key=lambda name: -scores[name]):
@@ -76,6 +78,7 @@ def decide(scores: dict[str, float], thresholds: Thresholds, mode: str = "pre") 
             rejects.append(_reason(label, score, limit.reject))
         elif score >= limit.hold:
             holds.append(_reason(label, score, limit.hold))
+    holds += held_for or []
     if rejects:
         return Decision(Status.REJECTED, rejects + holds)
     if holds:

@@ -48,7 +48,9 @@ def next_status(comment: Comment, decided: Status) -> Status:
 def claim_batch(db: Database, settings: Settings, first_id: int | None) -> tuple[str, list[Comment]]:
     token = uuid.uuid4().hex
     now = utcnow()
-    lease = now + timedelta(seconds=settings.job_timeout_seconds + 30)
+    # The lease outlives a batch (bounded by the job timeout) but not by much: if the worker dies,
+    # the sweeper can hand the comments to another worker soon after it expires.
+    lease = now + timedelta(seconds=settings.job_timeout_seconds + 10)
     with db.transaction() as session:
         batch = CommentRepository(session).claim_for_scoring(first_id, settings.batch_size, token, lease, now)
     return token, batch
@@ -71,7 +73,7 @@ def apply_scores(db: Database, settings: Settings, scorer: Scorer, batch: list[C
                 outcome.skipped += 1
                 continue
             scores = {label: round(float(value), 4) for label, value in scores.items()}
-            decision = decide(scores, settings.thresholds, settings.moderation_mode)
+            decision = decide(scores, settings.thresholds, settings.moderation_mode, comment.heuristics)
             before = Status(comment.status)
             after = next_status(comment, decision.status)
             comment.scores = scores

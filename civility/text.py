@@ -59,6 +59,10 @@ def render_html(body: str) -> str:
     )
 
 
+def count_links(body: str) -> int:
+    return sum(1 for _ in _URL.finditer(body))
+
+
 def link_ratio(body: str) -> float:
     """Share of the text's characters that sit inside links (used by the spam heuristics)."""
     if not body:

@@ -85,6 +85,13 @@ def register_error_handlers(app: APIFlask) -> None:
         return error_response(503, "a backing service is unavailable; please retry shortly",
                               code="redis_unavailable", headers={"Retry-After": "5"})
 
+    @app.errorhandler(RecursionError)
+    def too_deep(error: RecursionError):
+        # Python's JSON parser recurses per nesting level; a deeply nested body ends here, fast.
+        if request.is_json:
+            return error_response(400, "malformed JSON: nested too deeply", code="bad_request")
+        return _internal(error)
+
     @app.errorhandler(Exception)
     def unexpected(error: Exception):
         if isinstance(error, HTTPException):

@@ -89,6 +89,8 @@ class Comment(Base):
     reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # First publication: trending counts a comment once, however often it is edited and re-scored.
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Spam heuristics found at submission (repeated text, mostly links): held whatever the score.
+    heuristics: Mapped[list | None] = mapped_column(JSON, nullable=True)
 
     __table_args__ = (
         Index("ix_comments_thread", "article_id", "parent_id", "status", "id"),
@@ -96,6 +98,7 @@ class Comment(Base):
         Index("ix_comments_status", "status", "id"),
         Index("ix_comments_due", "score_due_at"),
         Index("ix_comments_reported", "reported_at"),
+        Index("ix_comments_client", "client_hash", "created_at"),
     )
 
     @property

@@ -187,8 +187,7 @@
         h("span", {className: "article", text: "article " + it.article_id}), " · ",
         h("time", {dateTime: it.created_at, text: when(it.created_at)}), " · ",
         h("span", {className: "status status-" + it.status, text: it.status}),
-        it.edited_at ? h("span", {className: "muted", text: " · edited"}) : null,
-        h("span", {className: "muted", text: " · #" + it.id + " v" + it.version}));
+        h("span", {className: "muted", text: (it.edited_at ? " · edited" : "") + " · #" + it.id + " v" + it.version}));
       if (it.decided_by) meta.append(h("span", {className: "muted", text: " · decided by " + it.decided_by}));
       body.textContent = it.body;
       if (!context.firstChild) showContext(it, context);

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from tests.browser.conftest import ABUSE, expect, new_article
 from tests.browser.test_widget import assert_clean, comment, widget, write
@@ -12,10 +13,10 @@ def sign_in(tab, live, who="alice", paused=False):
     page = tab.page
     if paused:
         # Auto-refresh runs on timers; a paused clock lets a test decide when it fires.
-        page.clock.install()
+        page.clock.install(time=datetime.now())
     page.goto(live.base + "/moderate")
     if paused:
-        page.clock.pause_at(page.evaluate("Date.now()") + 1000)
+        page.clock.pause_at(page.evaluate("Date.now()") / 1000 + 1)  # seconds in Python
     page.get_by_label("Moderator token").fill(live.tokens[who])
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("tab", name=re.compile("Flagged"))).to_have_attribute("aria-selected", "true")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from dataclasses import asdict, dataclass
 
@@ -30,10 +31,19 @@ def _detoxify(settings: Settings):
     return DetoxifyScorer(settings.detoxify_model, settings.detoxify_checkpoint, settings.batch_size)
 
 
+def _plugin(settings: Settings):
+    """``module:factory``: a scorer of the operator's own, built by ``factory(settings)``."""
+    module_name, _, attribute = settings.scorer.partition(":")
+    scorer = getattr(importlib.import_module(module_name), attribute)(settings)
+    return scorer, ScorerInfo(scorer.name, scorer.version, bool(getattr(scorer, "fallback", False)))
+
+
 def load_scorer(settings: Settings):
     """Returns (scorer, info). Loads the model: call once per process."""
     from workers.scorers.profanity_scorer import ProfanityScorer
 
+    if ":" in settings.scorer:
+        return _plugin(settings)
     if settings.scorer == "profanity":
         scorer = ProfanityScorer()
         return scorer, ScorerInfo(scorer.name, scorer.version, True)
