@@ -173,3 +173,102 @@ def ratio(part: Result, whole: Result) -> float:
 
 def median(values):
     return statistics.median(values) if values else float("nan")
+
+
+# --- helpers for bench/api.py and bench/scoring.py (additive) ----------------------------------------
+
+
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit, so ``finally`` blocks stop every server we started."""
+    signal.signal(signal.SIGTERM, lambda _sig, _frame: sys.exit(143))
+
+
+@dataclass
+class Server:
+    port: int
+    pid: int  # the gunicorn master; it leads its own process group
+    log_path: Path | None = None
+
+    def worker_pids(self) -> list[int]:
+        return child_pids(self.pid)
+
+
+@contextmanager
+def gunicorn_server(app_spec: str, env: dict, ready_path: str, python: str = sys.executable,
+                    cwd: Path | str = ROOT, log_path: Path | None = None, timeout: float = 60):
+    """Like ``gunicorn`` (same settings), but with another interpreter or folder, and it yields a
+    ``Server`` whose master PID lets the caller read its workers' memory."""
+    port = free_port()
+    log = open(log_path, "ab") if log_path else None
+    process = subprocess.Popen([python, "-m", "gunicorn", *GUNICORN, "--bind", f"127.0.0.1:{port}", app_spec],
+                               cwd=cwd, env=env, start_new_session=True, stdin=subprocess.DEVNULL,
+                               stdout=log, stderr=subprocess.STDOUT if log else None)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(base + ready_path, timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError(f"{app_spec} did not start" + (f"; see {log_path}" if log_path else ""))
+                time.sleep(0.2)
+        yield Server(port, process.pid, log_path)
+    finally:
+        stop_process_group(process)
+        if log:
+            log.close()
+
+
+def stop_process_group(process: subprocess.Popen, timeout: float = 20) -> None:
+    """SIGTERM the process group ``process`` leads, then SIGKILL it if it lingers."""
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            process.wait(5)
+    # Children that outlived their leader (a gunicorn worker, RQ's scheduler) are still in the group.
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def child_pids(pid: int) -> list[int]:
+    """Direct children of ``pid`` (from /proc), e.g. the workers of a gunicorn master."""
+    children = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        # The command name is in parentheses and may hold spaces; the parent PID follows the state.
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == pid:
+            children.append(int(entry))
+    return sorted(children)
+
+
+def memory_mb(pid: int, field: str = "VmRSS") -> float:
+    """A /proc/PID/status memory field in MB (VmRSS: now; VmHWM: the peak resident set)."""
+    with open(f"/proc/{pid}/status") as handle:
+        for line in handle:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f}"

@@ -47,7 +47,8 @@ def readyz():
 
 
 @bp.get("/metrics")
-@bp.doc(summary="Prometheus metrics")
+@bp.doc(summary="Prometheus metrics", responses={200: {
+    "description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}})
 def metrics():
     registry = current_app.extensions["civility_metrics"]
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

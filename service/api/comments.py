@@ -22,7 +22,7 @@ from service.serialize import comment_json
 
 bp = APIBlueprint("comments", __name__, url_prefix="/api/v1", tag="Comments")
 
-ID = "<int(min=1, max=9223372036854775807):comment_id>"
+ID = "<comment_id:comment_id>"
 ERRORS = {400: ErrorOut, 401: ErrorOut, 404: ErrorOut, 413: ErrorOut, 415: ErrorOut, 422: ErrorOut,
           429: ErrorOut, 503: ErrorOut}
 

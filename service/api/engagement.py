@@ -24,7 +24,7 @@ from service.schemas import (
 )
 
 bp = APIBlueprint("engagement", __name__, url_prefix="/api/v1", tag="Shares, votes and reports")
-ID = "<int(min=1, max=9223372036854775807):comment_id>"
+ID = "<comment_id:comment_id>"
 
 
 def current_client() -> Client:

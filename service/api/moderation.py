@@ -21,7 +21,7 @@ from service.serialize import event_json, moderation_item_json
 from civility.presence import live_workers
 
 bp = APIBlueprint("moderation", __name__, url_prefix="/api/v1/moderation", tag="Moderation")
-ID = "<int(min=1, max=9223372036854775807):comment_id>"
+ID = "<comment_id:comment_id>"
 
 
 @bp.get("/queue")

@@ -208,8 +208,7 @@
       reports.textContent = "";
       if ((it.reports || []).length) {
         reports.append(h("strong", {text: "Reports (" + it.reports.length + ")"}), h("ul", {}, it.reports.map(function (r) {
-          var who = r.reporter || r.by || "";
-          return h("li", {text: [r.reason, r.note, who, when(r.at || r.created_at)].filter(Boolean).join(" · ")});
+          return h("li", {text: [r.reason, r.note, when(r.at)].filter(Boolean).join(" · ")});
         })));
       }
     }

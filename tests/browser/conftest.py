@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import threading
 import urllib.error
 import urllib.request
-import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,25 +23,8 @@ import pytest
 from redis import Redis
 from werkzeug.serving import make_server
 
-from tests.conftest import ROOT, WorkerProcess, make_settings, settings_env, wait_until
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
-ABUSE = "you are a fucking idiot and a piece of shit"
-TIMEOUT_MS = 15_000
-
-if not os.path.exists(CHROMIUM):
-    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api")
-expect = sync_api.expect
-expect.set_options(timeout=TIMEOUT_MS)
-
-
-def new_article(name: str = "story") -> str:
-    return f"test/{name}-{uuid.uuid4().hex[:8]}"
-
+from tests.browser.support import ABUSE, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, sync_api
+from tests.conftest import WorkerProcess, make_settings, settings_env, wait_until
 
 # -- the embedding news site (another origin) ----------------------------------------------------
 HOST_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>
@@ -55,7 +38,7 @@ class HostSite:
     """A plain news site on its own loopback origin. `/article?id=..&csp=1` embeds the widget; every
     request path is recorded, so a test can prove a payload never made the browser fetch anything."""
 
-    def __init__(self, api_origin: str):
+    def __init__(self, api_origin: str = ""):
         self.api_origin = api_origin
         self.requests: list[str] = []
         site = self
@@ -166,8 +149,7 @@ def live(tmp_path_factory, redis_url, session_prefix):
     upgrade(database_url)
     prefix = f"{session_prefix}-browser"
     # The embedding site's port must be known before the app (its CORS allowlist) is built.
-    host = HostSite("")
-    stranger = HostSite("")
+    host, stranger = HostSite(), HostSite()
     settings = make_settings(database_url, redis_url, prefix, allowed_origins=(host.origin,))
     app = create_app(settings)
     server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -175,15 +157,15 @@ def live(tmp_path_factory, redis_url, session_prefix):
     host.api_origin = stranger.api_origin = base
     threading.Thread(target=server.serve_forever, daemon=True).start()
     worker = WorkerProcess(settings_env(settings), Path(tmp) / "worker.log")
-    live = Live(base=base, settings=settings, app=app, worker=worker, host=host, stranger=stranger)
-    db = app.extensions["civility"].db
-    live.tokens = {"alice": create_moderator(db, "alice", "moderator"),
-                   "bob": create_moderator(db, "bob", "moderator")}
     try:
+        live = Live(base=base, settings=settings, app=app, worker=worker, host=host, stranger=stranger)
+        db = app.extensions["civility"].db
+        live.tokens = {"alice": create_moderator(db, "alice", "moderator"),
+                       "bob": create_moderator(db, "bob", "moderator")}
         _wait_ready(base, worker)
         yield live
     finally:
-        worker.kill(15)
+        worker.kill(signal.SIGTERM)
         worker.kill()
         worker.log.close()
         server.shutdown()
@@ -217,6 +199,8 @@ LOOPBACK = re.compile(r"^https?://127\.0\.0\.1[:/]")
 
 @pytest.fixture(scope="session")
 def chromium():
+    if sync_api is None or not os.path.exists(CHROMIUM):
+        pytest.skip(f"needs Playwright and {CHROMIUM} (apt-get install chromium)")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield browser

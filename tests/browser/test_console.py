@@ -3,35 +3,9 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
-from tests.browser.conftest import ABUSE, expect, new_article
-from tests.browser.test_widget import assert_clean, comment, widget, write
-
-
-def sign_in(tab, live, who="alice", paused=False):
-    page = tab.page
-    if paused:
-        # Auto-refresh runs on timers; a paused clock lets a test decide when it fires.
-        page.clock.install(time=datetime.now())
-    page.goto(live.base + "/moderate")
-    if paused:
-        page.clock.pause_at(page.evaluate("Date.now()") / 1000 + 1)  # seconds in Python
-    page.get_by_label("Moderator token").fill(live.tokens[who])
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("tab", name=re.compile("Flagged"))).to_have_attribute("aria-selected", "true")
-    return page
-
-
-def only_article(page, article):
-    field = page.get_by_label("Article", exact=True)
-    field.fill(article)
-    field.press("Enter")
-    field.press("Escape")  # back to the page, where the shortcuts live
-
-
-def item(page, text):
-    return page.locator("#queue > li", has_text=text)
+from tests.browser.support import (ABUSE, assert_clean, comment, comment_id, expect, item, new_article,
+                                   only_article, sign_in, widget, write)
 
 
 def test_sign_in_see_the_held_comment_and_reject_it_with_r(tab, open_tab, live):
@@ -82,10 +56,6 @@ def test_sign_in_see_the_held_comment_and_reject_it_with_r(tab, open_tab, live):
     assert_clean(mod, expected=(401,))  # the wrong token
 
 
-def comment_id(root, text) -> int:
-    return int(comment(root, text).get_attribute("data-id"))
-
-
 def test_a_decision_someone_else_made_first_is_explained(tab, live):
     article = new_article()
     held = live.held(article, ABUSE + " twice", name="Repeat")
@@ -116,6 +86,11 @@ def test_history_bulk_selection_and_sorting(tab, open_tab, live):
     expect(rows.first).to_have_attribute("data-id", str(first["id"]))
     page.get_by_label("Sort").select_option("newest")
     expect(rows.first).to_have_attribute("data-id", str(second["id"]))
+    page.get_by_label("Label").select_option("threat")  # the profanity scorer gives no threat score
+    expect(page.locator("#empty")).to_be_visible()
+    expect(rows).to_have_count(0)
+    page.get_by_label("Label").select_option("profanity")
+    expect(rows).to_have_count(2)
 
     one = item(page, "stupid")
     one.get_by_role("button", name="History").click()

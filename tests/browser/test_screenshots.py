@@ -5,9 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from tests.browser.conftest import SCREENSHOTS, expect
-from tests.browser.test_console import item, only_article, sign_in
-from tests.browser.test_widget import comment, write
+from tests.browser.support import SCREENSHOTS, comment, expect, item, only_article, sign_in, write
 
 DEMO = "world/pow-exchange-2026"
 

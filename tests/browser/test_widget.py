@@ -7,38 +7,10 @@ import json
 import re
 import urllib.request
 
-from tests.browser.conftest import ABUSE, expect, new_article
+from tests.browser.support import (ABUSE, assert_clean, comment, expect, expect_published, new_article, widget,
+                                   write)
 
 WIDGET_BUDGET = 15 * 1024
-
-
-def widget(tab, live, article, csp=True):
-    tab.page.goto(live.host.url(article, csp))
-    root = tab.page.locator(f'[data-civility-article="{article}"]')
-    expect(root.locator(".cv-title")).to_be_visible()
-    return root
-
-
-def write(root, text, name="Ann"):
-    form = root.locator("form.cv-form").first
-    form.get_by_label("Name").fill(name)
-    form.get_by_label("Your comment").fill(text)
-    form.get_by_role("button", name="Post comment").click()
-
-
-def comment(root, text):
-    return root.locator(".cv-c", has=root.page.locator(".cv-body", has_text=text)).last
-
-
-def expect_published(item):
-    expect(item).to_have_class(re.compile(r"\bcv-published\b"))
-
-
-def assert_clean(tab, expected=()):
-    """No console error (but the failed responses a test provoked on purpose), no dialog."""
-    errors = [e for e in tab.errors if not any(f"status of {code}" in e for code in expected)]
-    assert errors == [], errors
-    assert tab.dialogs == [], tab.dialogs
 
 
 def test_assets_are_small_typed_and_the_pages_locked_down(live):

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import re
 
-from tests.browser.conftest import ABUSE, expect, new_article
-from tests.browser.test_console import item, only_article, sign_in
-from tests.browser.test_widget import write
+from tests.browser.support import ABUSE, expect, item, new_article, only_article, sign_in, write
 
 
 def body_payloads(canary: str) -> list[str]:
