@@ -272,3 +272,34 @@ def memory_mb(pid: int, field: str = "VmRSS") -> float:
 def load_average() -> str:
     one, five, fifteen = os.getloadavg()
     return f"{one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+class OtherLoad:
+    """How much of the machine's CPU went to processes other than ``pids`` (and their reaped
+    children) since this was made: the noise in a measurement on a shared machine (0.0: none;
+    0.5: half of every core)."""
+
+    def __init__(self, *pids: int):
+        self.pids = pids or (os.getpid(),)
+        self.start = self._sample()
+
+    def _sample(self) -> tuple[int, int, int]:
+        with open("/proc/stat") as handle:
+            values = [int(v) for v in handle.readline().split()[1:]]
+        total = sum(values[:8])  # user nice system idle iowait irq softirq steal (guest is inside user)
+        busy = total - values[3] - values[4]
+        own = 0
+        for pid in self.pids:
+            try:
+                with open(f"/proc/{pid}/stat") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+                # utime + stime (all threads) + cutime + cstime (children it has waited for)
+                own += sum(int(v) for v in fields[11:15])
+            except OSError:
+                pass
+        return total, busy, own
+
+    def share(self) -> float:
+        total, busy, own = self._sample()
+        elapsed = total - self.start[0]
+        return max(0.0, (busy - self.start[1]) - (own - self.start[2])) / elapsed if elapsed else 0.0

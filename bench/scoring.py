@@ -35,6 +35,7 @@ import gc
 import http.client
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -46,7 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.harness import (  # noqa: E402
-    civility_stack, exit_on_sigterm, gunicorn_server, load_average, memory_mb, post_json, stop_process_group,
+    OtherLoad, civility_stack, exit_on_sigterm, gunicorn_server, load_average, memory_mb, post_json, stop_process_group,
 )
 from bench.scoring_corpus import realistic_comments, write_wordpiece_vocab  # noqa: E402
 
@@ -77,19 +78,23 @@ def raw_predict(checkpoint: Path, texts: list[str], batch_size: int, sweep: bool
     tokens = [len(ids) for ids in model.tokenizer(texts)["input_ids"]]
     model.predict(texts[:batch_size])  # warm-up: first-call allocations
 
-    def rate(batches: list[list[str]]) -> float:
+    out = {"tokens": tokens, "others": {}}
+
+    def rate(batches: list[list[str]], key: str | None = None) -> float:
+        others = OtherLoad()
         started = time.perf_counter()
         for batch in batches:
             model.predict(batch)
+        if key:
+            out["others"][key] = others.share()
         return sum(map(len, batches)) / (time.perf_counter() - started)
 
-    out = {"tokens": tokens}
     print(f"raw predict: {len(texts)} comments in posting order, batches of {batch_size} ...", flush=True)
-    out["unsorted"] = rate(chunks(texts, batch_size))
+    out["unsorted"] = rate(chunks(texts, batch_size), "unsorted")
     print(f"  {out['unsorted']:.2f} comments/s", flush=True)
     print(f"raw predict: the same comments length-sorted over the whole set, batches of {batch_size} ...",
           flush=True)
-    out["sorted"] = rate(chunks(sorted(texts, key=len), batch_size))
+    out["sorted"] = rate(chunks(sorted(texts, key=len), batch_size), "sorted")
     print(f"  {out['sorted']:.2f} comments/s", flush=True)
     out["sweep"] = {}
     if sweep:
@@ -246,6 +251,7 @@ def main() -> None:
     parser.add_argument("--no-sweep", action="store_true", help="skip raw predict at batch sizes 8, 16 and 32")
     parser.add_argument("--vocab", choices=("wordpiece", "synthetic"), default="wordpiece",
                         help="tokenizer vocabulary (default: wordpiece, bert-base-uncased's token counts)")
+    parser.add_argument("--worker-log", metavar="PATH", help="keep a copy of the worker's log in PATH")
     parser.add_argument("--quick", action="store_true", help="64 comments, 5 idle posts, no sweep: a smoke test")
     args = parser.parse_args()
     if args.quick:
@@ -306,7 +312,9 @@ def run_worker(checkpoint: Path, backlog: list[str], idle_texts: list[str], args
                 ready = wait_for_worker(redis, prefix, worker, timeout=180)
                 figures["startup"] = ready - spawned
                 print(f"  ready after {figures['startup']:.1f} s; draining ...", flush=True)
+                others = OtherLoad(worker.pid, os.getpid(), api.pid, *api.worker_pids())
                 drain(db, ids, worker, timeout=60 + 2.0 * len(ids))
+                figures["others"] = others.share()
                 figures["ready"] = ready
                 figures["rows"] = db.rows(ids)
                 figures["rss_after_drain"] = memory_mb(worker.pid, "VmRSS")
@@ -327,6 +335,9 @@ def run_worker(checkpoint: Path, backlog: list[str], idle_texts: list[str], args
                 raise
             finally:
                 stop_process_group(worker)
+                if args.worker_log:
+                    log.flush()
+                    shutil.copyfile(log_path, args.worker_log)
     return figures
 
 
@@ -354,21 +365,26 @@ def report(args, backlog: list[str], raw: dict, fig: dict) -> None:
           f"{os.cpu_count()} cores")
     print(f"{n} comments, {min(words)}-{max(words)} words (mean {statistics.mean(words):.0f}); "
           f"{args.vocab} vocabulary: {min(tokens)}-{max(tokens)} tokens (mean {statistics.mean(tokens):.0f})")
-    print(f"\nraw Detoxify.predict, batches of {args.batch_size}, unsorted:            "
-          f"{raw['unsorted']:6.2f} comments/s")
-    print(f"raw Detoxify.predict, batches of {args.batch_size}, sorted over all {n}:      "
-          f"{raw['sorted']:6.2f} comments/s   (the most length-sorting can give)")
+    print()
+    label = f"raw Detoxify.predict, batches of {args.batch_size}"
+    print(f"{label + ', in posting order (unsorted)':<66} {raw['unsorted']:6.2f} comments/s"
+          f"   others {raw['others']['unsorted']:.0%}")
+    print(f"{label + f', length-sorted over all {n}':<66} {raw['sorted']:6.2f} comments/s"
+          f"   others {raw['others']['sorted']:.0%}   (the most sorting can give)")
     if raw["sweep"]:
-        print(f"raw Detoxify.predict on the first {SWEEP_TEXTS}, unsorted, by batch size:   "
+        print(f"raw Detoxify.predict on the first {SWEEP_TEXTS}, unsorted, by batch size: "
               + ",  ".join(f"{size}: {rate:.2f}" for size, rate in raw["sweep"].items()) + " comments/s")
     print(f"\nworker draining {n} comments (API -> Redis -> worker -> database), batch size {args.batch_size}:")
-    print(f"  steady rate: {n - len(batches[first])} comments in {span:.1f} s after the first batch   "
-          f"{steady:6.2f} comments/s")
-    print(f"  from the worker's ready signal to the last decision ({last.timestamp() - fig['ready']:.1f} s)"
-          f"     {from_ready:6.2f} comments/s")
+    drained = last.timestamp() - fig["ready"]
+    steady_label = f"  steady: {n - len(batches[first])} comments in {span:.1f} s after the first batch"
+    ready_label = f"  from its ready signal to the last decision ({drained:.1f} s)"
+    print(f"{steady_label:<66} {steady:6.2f} comments/s   others {fig['others']:.0%}")
+    print(f"{ready_label:<66} {from_ready:6.2f} comments/s")
     print(f"  {len(batches)} batches (sizes {min(map(len, batches.values()))}-{max(map(len, batches.values()))}); "
           f"start-up (loading the model) {fig['startup']:.1f} s; scorer {', '.join(map(str, scorers))}; "
           f"decisions {statuses}; scoring failed: {failed}")
+
+    print("(others: the share of the machine's CPU that processes outside this benchmark used meanwhile)")
 
     def line(label, value, target_text, ok):
         print(f"{label:<58} {value:>10}   {target_text:<9} {'met' if ok else 'NOT MET'}")

@@ -120,8 +120,8 @@ def test_counts_for_100_articles_in_one_call(client, drain, db):
     ids = [f"story-{i}" for i in range(100)]
     for i in range(3):
         share(client, "x", article=ids[i], n=i)
-    post(client, article=ids[0])
-    post(client, article=ids[0])
+    post(client, "first comment", article=ids[0])
+    post(client, "second comment", article=ids[0])
     drain()
     statements, stop = count_queries(db)
     try:
@@ -150,8 +150,8 @@ def test_trending_orders_most_shared_and_most_commented(client, drain):
     for n in range(3):
         share(client, "x", article="big-story", n=n)
     share(client, "x", article="small-story", n=1)
-    for _ in range(2):
-        post(client, article="debated-story")
+    for i in range(2):
+        post(client, f"view number {i}", article="debated-story")
     post(client, article="big-story")
     drain()
     trending = client.get("/api/v1/trending?window=1h").json

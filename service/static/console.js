@@ -6,7 +6,7 @@
   var TOKEN_KEY = "civility:moderator-token";
   var REFRESH_MS = 5000;
   var $ = function (id) { return document.getElementById(id); };
-  var state = {status: "flagged", items: {}, order: [], cursor: null, selected: null, busy: 0, timer: null};
+  var state = {status: "flagged", items: {}, order: [], cursor: null, selected: null, busy: 0, timer: null, seq: 0};
   var parents = {};
 
   function h(tag, props, kids) {
@@ -90,8 +90,9 @@
   function refresh(resetSelection) {
     clearTimeout(state.timer);
     if (!token()) return Promise.resolve();
-    var limit = Math.min(100, Math.max(50, state.order.length));
+    var limit = Math.min(100, Math.max(50, state.order.length)), seq = ++state.seq;
     return api("GET", query({limit: limit})).then(function (page) {
+      if (seq !== state.seq) return; // a newer refresh (another tab or filter) is on its way
       showCounts(page.counts);
       var ids = page.items.map(function (it) { return it.id; });
       state.order.filter(function (id) { return ids.indexOf(id) < 0; }).forEach(function (id) { drop(id); });
@@ -109,7 +110,7 @@
       if (resetSelection || state.selected == null || !state.items[state.selected]) select(ids[0], false);
       $("refreshed").textContent = "Updated " + new Date().toLocaleTimeString();
       updateBulk();
-    }, function (err) { if (err.status !== 401) notice(err.message); }).then(schedule);
+    }, function (err) { if (err.status !== 401 && seq === state.seq) notice(err.message); }).then(schedule);
   }
   function schedule() {
     clearTimeout(state.timer);
@@ -119,7 +120,9 @@
   }
   function loadMore() {
     if (!state.cursor) return;
+    var seq = state.seq;
     api("GET", query({limit: 50, cursor: state.cursor})).then(function (page) {
+      if (seq !== state.seq) return;
       page.items.forEach(function (it) {
         if (state.items[it.id]) return;
         upsert(it);

@@ -1,6 +1,6 @@
 """Browser tests: Debian's chromium, driven by Playwright, against the real service.
 
-One live service per session (API in a thread, a real `civility worker` process, real Redis,
+One live service for the package (API in a thread, a real `civility worker` process, real Redis,
 SQLite): starting a worker costs seconds, so the tests share it and keep apart by using their
 own article IDs. A second loopback origin plays the news site that embeds the widget.
 """
@@ -138,7 +138,7 @@ def _get(url: str):
         return json.loads(response.read())
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live(tmp_path_factory, redis_url, session_prefix):
     from civility.moderators import create_moderator
     from civility.store.migrate import upgrade
@@ -197,7 +197,7 @@ def _wait_ready(base: str, worker: WorkerProcess) -> None:
 LOOPBACK = re.compile(r"^https?://127\.0\.0\.1[:/]")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium():
     if sync_api is None or not os.path.exists(CHROMIUM):
         pytest.skip(f"needs Playwright and {CHROMIUM} (apt-get install chromium)")
