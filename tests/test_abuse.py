@@ -1,0 +1,90 @@
+"""Abuse and hygiene: spam heuristics, rate limits on every write, headers, and clean logs."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import jwt
+import pytest
+
+from tests.conftest import bearer
+from tests.test_comments_api import ARTICLE, assert_error, post
+from tests.test_engagement_api import as_client
+
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+def test_the_same_text_repeated_by_one_client_is_held_with_a_reason(client, drain, moderator_token):
+    first = post(client, "Buy cheap watches now").json
+    second = post(client, "Buy cheap watches now").json
+    other_client = client.post(f"/api/v1/articles/{ARTICLE}/comments",
+                               json={"body": "Buy cheap watches now", "author_name": "x"}, **as_client(3)).json
+    drain()
+    items = {i["id"]: i for i in client.get("/api/v1/moderation/queue", headers=bearer(moderator_token)).json["items"]}
+    assert first["id"] not in items and other_client["id"] not in items
+    assert items[second["id"]]["reasons"] == ["repeated text from the same client (x2 in 10 min)"]
+
+
+def test_comments_that_are_mostly_links_are_held(client, drain, moderator_token):
+    spam = post(client, "https://spam.example/a https://spam.example/b https://spam.example/c").json
+    normal = post(client, "The ministry's statement is here: https://gov.example/statement, worth reading "
+                          "in full before judging the exchange.").json
+    drain()
+    queue = client.get("/api/v1/moderation/queue", headers=bearer(moderator_token)).json["items"]
+    assert [i["id"] for i in queue] == [spam["id"]]
+    assert queue[0]["reasons"][0].startswith("mostly links (3 links")
+    assert client.get(f"/api/v1/comments/{normal['id']}").json["status"] == "published"
+
+
+@pytest.mark.parametrize("action", ["comment", "edit", "vote", "report", "share"])
+def test_every_write_is_rate_limited_per_client(app_factory, drain, action):
+    app = app_factory(rate_limits={action: "2/minute"})
+    client = app.test_client()
+    target = post(client, "a comment to act on", headers={"User-Agent": "author"}).json
+    drain()
+
+    def write(n):
+        kwargs = as_client(n)
+        if action == "comment":
+            return client.post(f"/api/v1/articles/{ARTICLE}/comments", json={"body": f"hi {time.time()}",
+                                                                          "author_name": "x"}, **kwargs)
+        if action == "edit":
+            kwargs["headers"]["X-Edit-Token"] = target["edit_token"]
+            return client.patch(f"/api/v1/comments/{target['id']}", json={"body": f"edit {time.time()}"}, **kwargs)
+        if action == "vote":
+            return client.post(f"/api/v1/comments/{target['id']}/votes", json={"value": 1}, **kwargs)
+        if action == "report":
+            return client.post(f"/api/v1/comments/{target['id']}/reports", json={"reason": "spam"}, **kwargs)
+        return client.post(f"/api/v1/articles/{ARTICLE}/shares", json={"network": "x"}, **kwargs)
+
+    answers = [write(1) for _ in range(4)]
+    assert [r.status_code < 400 for r in answers] == [True, True, False, False]
+    assert_error(answers[-1], 429, "rate_limited")
+    assert int(answers[-1].headers["Retry-After"]) > 0
+    assert write(2).status_code < 400  # another client is unaffected
+
+
+def test_api_and_error_responses_send_nosniff(client):
+    for response in (client.get(f"/api/v1/articles/{ARTICLE}/comments"), client.get("/api/v1/comments/424242"),
+                     client.get("/healthz")):
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_no_token_ip_or_comment_text_in_logs(app_factory, drain, caplog, moderator_token):
+    secret = "a-site-secret-that-is-long-enough-for-hs256"
+    app = app_factory(sso_secret=secret, redis_url="redis://127.0.0.1:1/0")  # Redis down: warnings get logged
+    client = app.test_client()
+    identity = jwt.encode({"sub": "r1", "name": "R", "exp": time.time() + 60}, secret, algorithm="HS256")
+    caplog.set_level(logging.INFO)
+    text = "A very particular sentence that must never reach the logs"
+    created = client.post(f"/api/v1/articles/{ARTICLE}/comments", json={"body": text}, headers=bearer(identity),
+                          environ_base={"REMOTE_ADDR": "203.0.113.9"}).json
+    client.patch(f"/api/v1/comments/{created['id']}", json={"body": text + " again"},
+                 headers={"X-Edit-Token": created["edit_token"]})
+    client.get("/api/v1/moderation/queue", headers=bearer(moderator_token))
+    client.get("/api/v1/moderation/queue", headers=bearer("civ_1_wrong"))
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.INFO)
+    assert "could not enqueue" in logged  # the outage itself is logged
+    for secret_value in (text, created["edit_token"], identity, moderator_token, "203.0.113.9", "civ_1_wrong"):
+        assert secret_value not in logged
