@@ -48,13 +48,16 @@ def sweep(db: Database, settings: Settings, queue: ScoringQueue, limit: int = 10
             broker_error = exc
             break
     next_due = now + timedelta(seconds=settings.scoring_deadline_seconds)
+    revisions = {comment_id: revision for comment_id, revision, _ in due}
     with db.transaction() as session:
-        rows = CommentRepository(session).get_many(requeued + waiting)
-        for comment_id in requeued:
-            rows[comment_id].scoring_attempts += 1
-            rows[comment_id].score_due_at = next_due
-        for comment_id in waiting:
-            rows[comment_id].score_due_at = next_due
+        for comment in CommentRepository(session).get_many(requeued + waiting).values():
+            # Meanwhile the comment may have been scored, failed for good, edited or deleted.
+            if (comment.score_due_at is None or not comment.needs_score
+                    or comment.revision != revisions[comment.id]):
+                continue
+            if comment.id in requeued:
+                comment.scoring_attempts += 1
+            comment.score_due_at = next_due
     if give_up:
         result.failed = mark_scoring_failed(db, give_up, f"no score after {settings.max_scoring_attempts} attempts",
                                             actor="sweeper")

@@ -234,11 +234,16 @@ class WorkerProcess:
                                         stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def kill(self, sig=signal.SIGKILL) -> None:
-        if self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, sig)
-            except ProcessLookupError:
-                pass
+        if self.process.poll() is not None:
+            return
+        try:
+            os.killpg(self.process.pid, sig)
+            self.process.wait(20)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            # A warm shutdown that does not finish in time ends the hard way.
+            os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(20)
 
     def output(self) -> str:

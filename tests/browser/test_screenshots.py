@@ -24,7 +24,7 @@ def test_screenshots_of_the_widget_and_the_console(open_tab, live):
         live.api("POST", f"/comments/{comment_id}/votes", {"value": value}, headers={"User-Agent": f"voter-{n}"})
     for n, network in enumerate(["facebook", "facebook", "x", "whatsapp", "email", "copy_link", "bluesky"]):
         live.api("POST", f"/articles/{DEMO}/shares", {"network": network}, headers={"User-Agent": f"sharer-{n}"})
-    held = [live.held(DEMO, "you are a fucking idiot and a piece of shit", name="angry_reader"),
+    held = [live.held(DEMO, "you are a fucking idiot, go and read a real newspaper", name="angry_reader"),
             live.held(DEMO, "shut up you stupid moron, this is bullshit", name="NoFilter")]
     reply = live.post_comment(DEMO, "Red Cross my ass, you are all fucking idiots", name="sceptic",
                               parent_id=tomasz["id"])
@@ -46,7 +46,7 @@ def test_screenshots_of_the_widget_and_the_console(open_tab, live):
     console = sign_in(mod, live)
     only_article(console, DEMO)
     expect(console.locator("#queue > li")).to_have_count(len(held) + 1)
-    first = item(console, "piece of shit")
+    first = item(console, "real newspaper")
     first.get_by_role("button", name="History").click()
     expect(first.locator(".history")).to_contain_text("pending → flagged")
     second = item(console, "moron")
