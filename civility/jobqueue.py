@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 from redis import Redis
 from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
+from rq.registry import ScheduledJobRegistry
 
 from civility.config import Settings
 
 SCORE_JOB = "workers.jobs.score_comment"
 ACTIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+STUCK_AFTER_SECONDS = 30
 
 
 def score_job_id(prefix: str, comment_id: int, revision: int, attempt: int) -> str:
@@ -44,6 +48,10 @@ class ScoringQueue:
         job_id = score_job_id(self.settings.redis_prefix, comment_id, revision, attempt)
         try:
             status = Job.fetch(job_id, connection=self.redis).get_status(refresh=False)
+            if status == JobStatus.SCHEDULED:
+                # A retry whose time passed long ago means no scheduler is running to enqueue it.
+                due = ScheduledJobRegistry(queue=self.queue).get_scheduled_time(job_id)
+                return due > datetime.now(timezone.utc) - timedelta(seconds=STUCK_AFTER_SECONDS)
         except NoSuchJobError:
             return False
         return status in ACTIVE

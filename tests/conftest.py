@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TABLES = ["comment_events", "votes", "reports", "share_events", "article_activity", "comments", "moderators"]
 
 
-def wait_until(predicate, timeout: float = 20.0, interval: float = 0.05, message: str = "condition"):
+def wait_until(predicate, timeout: float = 20.0, interval: float = 0.05, message="condition"):
     """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:
@@ -40,7 +40,8 @@ def wait_until(predicate, timeout: float = 20.0, interval: float = 0.05, message
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+            detail = message() if callable(message) else message
+            raise AssertionError(f"timed out after {timeout}s waiting for {detail}")
         time.sleep(interval)
 
 

@@ -61,12 +61,12 @@ def test_worker_killed_mid_batch_every_comment_still_decided_once(app_factory, w
         with db.read() as session:
             return session.scalars(select(func.count()).where(Comment.claim_token.is_not(None))).one()
 
-    wait_until(lambda: leased() >= 1, 60, message=f"the first batch to be leased\n{doomed.output()}")
+    wait_until(lambda: leased() >= 1, 60, message=lambda: f"the first batch to be leased\n{doomed.output()}")
     doomed.kill(signal.SIGKILL)  # mid-batch: the scorer sleeps 3 s per batch
     assert all(s == "pending" for s in statuses(db)) and statuses(db)["pending"] == 8
 
     rescuer = worker_process(settings, CIVILITY_TEST_SCORER_MODE="slow", CIVILITY_TEST_SCORER_DELAY="0", **FAST_ENV)
-    wait_until(lambda: all_final(db, 8), 90, 0.2, message=f"every comment to be decided\n{rescuer.output()}")
+    wait_until(lambda: all_final(db, 8), 90, 0.2, message=lambda: f"every comment to be decided\n{rescuer.output()}")
     events = score_events_per_comment(db)
     assert {comment_id: events[comment_id] for comment_id in ids} == dict.fromkeys(ids, 1)
 
@@ -164,7 +164,7 @@ def test_a_failing_or_hanging_scorer_sends_comments_to_moderators(app_factory, w
         item = client.get(f"/api/v1/comments/{comment_id}", headers=bearer(token)).json
         return item["status"] != "pending" and item
 
-    item = wait_until(decided, 90, 0.2, message=f"the comment to leave pending\n{worker.output()}")
+    item = wait_until(decided, 150, 0.2, message=lambda: f"the comment to leave pending\n{worker.output()}")
     assert item["status"] == "flagged"  # never published unscored
     queue = client.get("/api/v1/moderation/queue", headers=bearer(token)).json["items"]
     assert queue[0]["id"] == comment_id and queue[0]["reasons"] == ["scoring failed"]
@@ -188,7 +188,7 @@ def test_thousand_comments_through_two_kills_and_a_flush(app_factory, worker_pro
         if i == 450:
             svc.redis.flushall()
     wait_until(lambda: all_final(svc.db, 1000), 240, 0.5,
-               message=f"all 1000 comments to be decided\n{workers[-1].output()[-3000:]}")
+               message=lambda: f"all 1000 comments to be decided\n{workers[-1].output()[-3000:]}")
     assert len(set(ids)) == 1000
     with svc.db.read() as session:
         assert session.scalars(select(func.count()).select_from(Comment)).one() == 1000

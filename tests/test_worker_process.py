@@ -19,7 +19,7 @@ def test_post_score_hold_decide_history_through_a_real_worker(client, settings, 
     benign = post(client, "Thank you for reporting on the prisoner exchange so carefully.").json
     abusive = post(client, ABUSE).json
     wait_until(lambda: comment_status(client, moderator_token, benign["id"]) == "published", 60,
-               message=f"the benign comment to be published\n{worker.output()}")
+               message=lambda: f"the benign comment to be published\n{worker.output()}")
     wait_until(lambda: comment_status(client, moderator_token, abusive["id"]) == "flagged", 30,
                message="the abusive comment to be flagged")
     assert [c["id"] for c in client.get(f"/api/v1/articles/{ARTICLE}/comments").json["items"]] == [benign["id"]]
@@ -61,7 +61,7 @@ def test_detoxify_checkpoint_scores_through_a_real_worker(client, settings_facto
     worker = worker_process(settings, CIVILITY_DETOXIFY_CHECKPOINT=str(tiny_checkpoint))
     comment_id = post(client, "Scored by a Detoxify-format model").json["id"]
     wait_until(lambda: comment_status(client, moderator_token, comment_id) != "pending", 90,
-               message=f"a Detoxify score\n{worker.output()}")
+               message=lambda: f"a Detoxify score\n{worker.output()}")
     h = bearer(moderator_token)
     history = client.get(f"/api/v1/moderation/comments/{comment_id}/history", headers=h).json["events"]
     score = history[-1]
