@@ -49,6 +49,7 @@ ISSO_THREAD = "/bench/thread-500"
 ISSO_POSTS = "/bench/posting"
 RSS_LIMIT_MB = 120
 RSS_AFTER_REQUESTS = 10_000
+NOISY = 0.10  # others' share of the CPU above which a run's figures are flagged as unreliable
 
 # Bodies for posts under load: realistic, 20 to 80 words, and distinct per request.
 TEXTS = realistic_comments(500, seed=11)
@@ -285,7 +286,15 @@ def report(results: dict, isso_skipped: str | None, args) -> None:
         if results.get(key):
             print(f"  for comparison, {name} workers: "
                   + ", ".join(f"{now:.1f} MB" for _, now, _ in results[key]))
+    busiest = max(OTHERS.values(), default=0.0)
+    if busiest > NOISY:
+        print(f"\nWARNING: other processes took up to {busiest:.0%} of the CPU during a scenario; "
+              "these figures are not reliable. Rerun on a quiet machine.")
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        print("\ninterrupted: every server and worker it started has been stopped", file=sys.stderr)
+        sys.exit(130)

@@ -1,7 +1,7 @@
 """Benchmark: scoring throughput of a real ``civility worker`` against raw ``Detoxify.predict``.
 From the repository root:
 
-    .venv/bin/python bench/scoring.py [--comments 300] [--batch-size 16] [--idle 20] [--quick]
+    .venv/bin/python bench/scoring.py [--comments 300] [--batch-size 16] [--idle 20] [--sweep] [--quick]
 
 1. It builds a randomly initialised model with Detoxify ``original``'s exact architecture
    (bert-base-uncased, 6 labels; ``workers/scorers/synthetic.py``), so the compute cost is the real
@@ -9,10 +9,11 @@ From the repository root:
    bert-base-uncased would give (see ``bench/scoring_corpus.py``; ``--vocab synthetic`` keeps the
    letter-by-letter one, about 3.5x more tokens).
 2. Raw throughput: ``Detoxify.predict`` on the same comments in batches of ``--batch-size``, in
-   their posting order (unsorted), and for reference length-sorted over the whole set; then, on
-   the first 64 comments, batches of 8, 16 and 32. The unsorted figure is measured again after the
-   worker ran, and the baseline is the mean of the two: on a shared machine, other processes can
-   take CPU at any time, so each phase also prints the share of the CPU others took meanwhile.
+   their posting order (unsorted), and for reference length-sorted over the whole set; with
+   ``--sweep``, also on the first 64 comments in batches of 8, 16 and 32. The unsorted figure is
+   measured again after the worker ran, and the baseline is the mean of the two: on a shared
+   machine other processes can take CPU at any time, so each phase also prints the share of the
+   CPU that others took meanwhile.
 3. The worker: the comments (realistic, 20 to 80 words) are posted through the real API under
    gunicorn (SQLite, a private Redis, pre-moderation), so a backlog waits on the queue; then ONE
    ``python -m service.cli worker`` starts, loads the model and drains it. Its throughput is
@@ -56,6 +57,7 @@ from bench.scoring_corpus import realistic_comments, write_wordpiece_vocab  # no
 SWEEP_SIZES = (8, 16, 32)
 SWEEP_TEXTS = 64
 POLL_SECONDS = 0.02
+NOISY = 0.10  # others' share of the CPU above which a run's figures are flagged as unreliable
 ARTICLE = "bench/scoring"
 
 
@@ -104,7 +106,9 @@ class RawPredict:
         if sweep:
             subset = self.texts[:SWEEP_TEXTS]
             for batch_size in SWEEP_SIZES:
-                rate = self.figures["sweep"][batch_size] = self._rate(chunks(subset, batch_size))
+                others = OtherLoad()
+                rate = self._rate(chunks(subset, batch_size))
+                self.figures["sweep"][batch_size] = (rate, others.share())
                 print(f"  batch size {batch_size:>2} on the first {len(subset)} comments: {rate:.2f} comments/s",
                       flush=True)
 
@@ -259,18 +263,22 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16,
                         help="CIVILITY_BATCH_SIZE for the worker and the raw predict batches (default 16)")
     parser.add_argument("--idle", type=int, default=20, help="comments for the POST-to-decision latency (default 20)")
-    parser.add_argument("--no-sweep", action="store_true", help="skip raw predict at batch sizes 8, 16 and 32")
+    parser.add_argument("--sweep", action="store_true",
+                        help="also measure raw predict at batch sizes 8, 16 and 32 (about a minute more)")
     parser.add_argument("--vocab", choices=("wordpiece", "synthetic"), default="wordpiece",
                         help="tokenizer vocabulary (default: wordpiece, bert-base-uncased's token counts)")
     parser.add_argument("--no-recheck", action="store_true",
                         help="skip measuring raw predict again after the worker (a check on drift)")
     parser.add_argument("--worker-log", metavar="PATH", help="keep a copy of the worker's log in PATH")
-    parser.add_argument("--quick", action="store_true", help="64 comments, 5 idle posts, no sweep: a smoke test")
+    parser.add_argument("--quick", action="store_true",
+                        help="64 comments, 5 idle posts, no sweep, no recheck: a smoke test")
     args = parser.parse_args()
     if args.quick:
-        args.comments, args.idle, args.no_sweep, args.no_recheck = 64, 5, True, True
+        args.comments, args.idle, args.sweep, args.no_recheck = 64, 5, False, True
     exit_on_sigterm()
     os.environ["HF_HUB_OFFLINE"] = os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no "Loading weights" bars in the report
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     started = time.monotonic()
 
     import torch
@@ -285,7 +293,7 @@ def main() -> None:
         checkpoint = build_model(Path(model_dir), args.vocab)
         print(f"built a random bert-base Detoxify checkpoint in {time.perf_counter() - t:.1f} s", flush=True)
         raw = RawPredict(checkpoint, backlog, args.batch_size)
-        raw.before(sweep=not args.no_sweep)
+        raw.before(sweep=args.sweep)
         # The raw model stays loaded (idle) while the worker runs, so the check afterwards needs no reload.
         worker_figures = run_worker(checkpoint, backlog, idle_texts, args)
         if not args.no_recheck:
@@ -346,7 +354,7 @@ def run_worker(checkpoint: Path, backlog: list[str], idle_texts: list[str], args
                                               for i, _ in latencies]
                 figures["peak_rss"] = memory_mb(worker.pid, "VmHWM")
                 figures["rss_now"] = memory_mb(worker.pid, "VmRSS")
-            except BaseException:
+            except Exception:
                 log.flush()
                 print("--- worker log (last lines) ---\n" + "\n".join(
                     log_path.read_text(errors="replace").splitlines()[-30:]), file=sys.stderr)
@@ -393,8 +401,9 @@ def report(args, backlog: list[str], raw: dict, fig: dict) -> None:
     print(f"{label + f', length-sorted over all {n}':<66} {raw['sorted']:6.2f} comments/s"
           f"   others {raw['others']['sorted']:.0%}   (the most sorting can give)")
     if raw["sweep"]:
-        print(f"raw Detoxify.predict on the first {SWEEP_TEXTS}, unsorted, by batch size: "
-              + ",  ".join(f"{size}: {rate:.2f}" for size, rate in raw["sweep"].items()) + " comments/s")
+        print(f"raw Detoxify.predict on the first {min(SWEEP_TEXTS, n)}, unsorted, by batch size: "
+              + ",  ".join(f"{size}: {rate:.2f} (others {others:.0%})" for size, (rate, others) in raw["sweep"].items())
+              + " comments/s")
     print(f"\nworker draining {n} comments (API -> Redis -> worker -> database), batch size {args.batch_size}:")
     drained = last.timestamp() - fig["ready"]
     steady_label = f"  steady: {n - len(batches[first])} comments in {span:.1f} s after the first batch"
@@ -432,7 +441,15 @@ def report(args, backlog: list[str], raw: dict, fig: dict) -> None:
               f"p90 {pct(server, 0.9) * 1000:.0f} ms")
     print(f"worker peak RSS (VmHWM): {fig['peak_rss']:.0f} MB; RSS after the drain {fig['rss_after_drain']:.0f} MB, "
           f"at the end {fig['rss_now']:.0f} MB")
+    busiest = max([*raw["others"].values(), fig["others"]])
+    if busiest > NOISY:
+        print(f"\nWARNING: other processes took up to {busiest:.0%} of the CPU during a measurement; "
+              "these figures are not reliable. Rerun on a quiet machine.")
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        print("\ninterrupted: every server and worker it started has been stopped", file=sys.stderr)
+        sys.exit(130)

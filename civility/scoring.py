@@ -19,6 +19,11 @@ from civility.store.models import Comment, utcnow
 log = logging.getLogger(__name__)
 
 
+# A job leases several model batches at once so that sorting by length (inside the scorer) has
+# texts to group: sorting within one batch of 16 saves almost no padding.
+BATCHES_PER_LEASE = 4
+
+
 class Scorer(Protocol):
     name: str
     version: str
@@ -52,7 +57,8 @@ def claim_batch(db: Database, settings: Settings, first_id: int | None) -> tuple
     # the sweeper can hand the comments to another worker soon after it expires.
     lease = now + timedelta(seconds=settings.job_timeout_seconds + 10)
     with db.transaction() as session:
-        batch = CommentRepository(session).claim_for_scoring(first_id, settings.batch_size, token, lease, now)
+        batch = CommentRepository(session).claim_for_scoring(
+            first_id, settings.batch_size * BATCHES_PER_LEASE, token, lease, now)
     return token, batch
 
 
