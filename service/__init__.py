@@ -14,6 +14,9 @@ from civility.engagement import EngagementService
 from civility.jobqueue import ScoringQueue
 from civility.moderation import ModerationService
 from civility.runtime import Runtime
+from service import errors, limits, metrics, ops, pages
+from service.api import comments, engagement, moderation
+from service.context import Services
 
 __version__ = "0.1.0"
 
@@ -81,14 +84,10 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     app.url_map.converters["comment_id"] = CommentIdConverter
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_content_length,
-        JSON_SORT_KEYS=False,
-        # Limit what a JSON body can cost to parse: depth is capped by the body size limit.
         MAX_FORM_MEMORY_SIZE=settings.max_content_length,
         INFO={"description": "Comments, share counts and machine-scored moderation for news sites. "
                              "Errors are always {\"error\": {\"code\", \"message\", \"details\"}}."},
         SERVERS=[{"url": "/"}],
-    )
-    app.config.update(
         HTTP_ERROR_SCHEMA=ERROR_SCHEMA,
         VALIDATION_ERROR_SCHEMA=ERROR_SCHEMA,
         VALIDATION_ERROR_DESCRIPTION="Invalid fields, each named in error.details",
@@ -97,14 +96,8 @@ def create_app(settings: Settings | None = None) -> APIFlask:
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
-    from service import errors, limits, metrics
-    from service.api import comments, engagement, moderation
-    from service import ops, pages
-
     runtime = Runtime(settings)
     scoring_queue = ScoringQueue(runtime.redis, settings)
-    from service.context import Services
-
     app.extensions["civility"] = Services(
         settings=settings, db=runtime.db, redis=runtime.redis, scoring_queue=scoring_queue,
         comments=CommentService(runtime.db, settings, lambda cid, rev: scoring_queue.enqueue(cid, rev)),
@@ -127,9 +120,7 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     @app.before_request
     def _require_json():
         if request.method in ("POST", "PATCH", "PUT") and request.path.startswith("/api/") and not request.is_json:
-            from service.errors import error_response
-
-            return error_response(415, "send the body as JSON with Content-Type: application/json")
+            return errors.error_response(415, "send the body as JSON with Content-Type: application/json")
 
     @app.after_request
     def _security_headers(response):
