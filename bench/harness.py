@@ -51,25 +51,9 @@ def civility_stack(extra_env: dict | None = None):
 
 @contextmanager
 def gunicorn(app_spec: str, env: dict, ready_path: str):
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "gunicorn", *GUNICORN, "--bind", f"127.0.0.1:{port}",
-                                app_spec], cwd=ROOT, env=env, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(base + ready_path, timeout=2):
-                break
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                raise RuntimeError(f"{app_spec} did not start")
-            time.sleep(0.2)
-    try:
-        yield port
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(20)
+    """Serve ``app_spec`` under the shared gunicorn settings; yields the port."""
+    with gunicorn_server(app_spec, env, ready_path) as server:
+        yield server.port
 
 
 @dataclass
@@ -196,8 +180,8 @@ class Server:
 @contextmanager
 def gunicorn_server(app_spec: str, env: dict, ready_path: str, python: str = sys.executable,
                     cwd: Path | str = ROOT, log_path: Path | None = None, timeout: float = 60):
-    """Like ``gunicorn`` (same settings), but with another interpreter or folder, and it yields a
-    ``Server`` whose master PID lets the caller read its workers' memory."""
+    """Serve ``app_spec`` under the shared gunicorn settings, with any interpreter or folder; yields
+    a ``Server`` whose master PID lets the caller read its workers' memory."""
     port = free_port()
     log = open(log_path, "ab") if log_path else None
     process = subprocess.Popen([python, "-m", "gunicorn", *GUNICORN, "--bind", f"127.0.0.1:{port}", app_spec],

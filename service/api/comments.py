@@ -5,6 +5,7 @@ from __future__ import annotations
 from apiflask import APIBlueprint
 
 from service.auth import author_credentials, client_hash, moderator_is_calling, optional_reader
+from service.api import COMMENT_ID as ID
 from service.context import services
 from service.limits import rate_limited
 from service.schemas import (
@@ -22,7 +23,6 @@ from service.serialize import comment_json
 
 bp = APIBlueprint("comments", __name__, url_prefix="/api/v1", tag="Comments")
 
-ID = "<comment_id:comment_id>"
 ERRORS = {400: ErrorOut, 401: ErrorOut, 404: ErrorOut, 413: ErrorOut, 415: ErrorOut, 422: ErrorOut,
           429: ErrorOut, 503: ErrorOut}
 

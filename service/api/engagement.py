@@ -7,6 +7,7 @@ from flask import jsonify
 
 from civility.engagement import Client
 from service.auth import client_hash, optional_reader
+from service.api import COMMENT_ID as ID
 from service.context import services
 from service.limits import rate_limited
 from service.schemas import (
@@ -24,7 +25,6 @@ from service.schemas import (
 )
 
 bp = APIBlueprint("engagement", __name__, url_prefix="/api/v1", tag="Shares, votes and reports")
-ID = "<comment_id:comment_id>"
 
 
 def current_client() -> Client:

@@ -6,6 +6,7 @@ from apiflask import APIBlueprint
 
 from civility.comments import check_article_id
 from service.auth import current_moderator, moderator_auth
+from service.api import COMMENT_ID as ID
 from service.context import services
 from service.schemas import (
     BulkDecisionsIn,
@@ -21,7 +22,6 @@ from service.serialize import event_json, moderation_item_json
 from civility.presence import live_workers
 
 bp = APIBlueprint("moderation", __name__, url_prefix="/api/v1/moderation", tag="Moderation")
-ID = "<comment_id:comment_id>"
 
 
 @bp.get("/queue")
