@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 # The CPU build of torch; an unpinned torch would pull gigabytes of CUDA libraries.
 TORCH  := torch==2.13.0
 
-.PHONY: dev test install install-test browser clean
+.PHONY: dev test lint install install-test install-lint browser screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,13 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
+$(VENV)/.installed-lint: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[lint]'
+	touch $@
+
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
+install-lint: $(VENV)/.installed-lint
 
 dev: install
 	$(BIN)/civility dev --port $(PORT)
@@ -36,6 +41,11 @@ browser:
 
 test: install-test browser
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# ruff (style, import order, bugbear) over the code and mypy over the domain package.
+lint: install-lint
+	$(BIN)/ruff check civility service workers tests bench
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
