@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
 import http.client
 import json
 import os
@@ -34,12 +35,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.engagement import counts_request, hello_request, seed as seed_engagement, share_request  # noqa: E402
-from bench.harness import (  # noqa: E402
-    GUNICORN, OtherLoad, Result, civility_stack, exit_on_sigterm, gunicorn_server, load, load_average, memory_mb,
-    post_json, ratio,
+from bench.engagement import counts_request, hello_request, share_request
+from bench.engagement import seed as seed_engagement
+from bench.harness import (
+    GUNICORN,
+    OtherLoad,
+    Result,
+    civility_stack,
+    exit_on_sigterm,
+    gunicorn_server,
+    load,
+    load_average,
+    memory_mb,
+    post_json,
+    ratio,
 )
-from bench.scoring_corpus import realistic_comments  # noqa: E402
+from bench.scoring_corpus import realistic_comments
 
 THREAD_SIZE = 500
 PAGE = 50
@@ -145,10 +156,8 @@ def seed_isso_thread(port: int) -> int:
 def _rss(server) -> list[tuple[int, float, float]]:
     rows = []
     for pid in server.worker_pids():
-        try:
+        with contextlib.suppress(OSError):  # the worker exited meanwhile
             rows.append((pid, memory_mb(pid, "VmRSS"), memory_mb(pid, "VmHWM")))
-        except OSError:
-            pass
     return rows
 
 

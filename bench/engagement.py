@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import civility_stack, gunicorn, load, post_json, ratio, sequential  # noqa: E402
+from bench.harness import civility_stack, gunicorn, load, post_json, ratio, sequential
 
 ARTICLES = [f"world/story-{i}" for i in range(100)]
 NETWORKS = ["facebook", "x", "linkedin", "reddit", "whatsapp", "telegram", "mastodon", "bluesky", "email"]

@@ -3,6 +3,7 @@ runs in separate processes (so the client never shares the server's interpreter)
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import multiprocessing as mp
@@ -34,7 +35,7 @@ def free_port() -> int:
 def civility_stack(extra_env: dict | None = None):
     """A private Redis, a migrated SQLite database, and the environment to run civility with."""
     sys.path.insert(0, str(ROOT))
-    from civility.redis_server import RedisServer
+    from civility.infra.redis_server import RedisServer
     from civility.store.migrate import upgrade
 
     with tempfile.TemporaryDirectory(prefix="civility-bench-") as tmp:
@@ -183,7 +184,7 @@ def gunicorn_server(app_spec: str, env: dict, ready_path: str, python: str = sys
     """Serve ``app_spec`` under the shared gunicorn settings, with any interpreter or folder; yields
     a ``Server`` whose master PID lets the caller read its workers' memory."""
     port = free_port()
-    log = open(log_path, "ab") if log_path else None
+    log = open(log_path, "ab") if log_path else None  # noqa: SIM115 - open while the server runs
     process = subprocess.Popen([python, "-m", "gunicorn", *GUNICORN, "--bind", f"127.0.0.1:{port}", app_spec],
                                cwd=cwd, env=env, start_new_session=True, stdin=subprocess.DEVNULL,
                                stdout=log, stderr=subprocess.STDOUT if log else None)
@@ -196,7 +197,8 @@ def gunicorn_server(app_spec: str, env: dict, ready_path: str, python: str = sys
                     break
             except OSError:
                 if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError(f"{app_spec} did not start" + (f"; see {log_path}" if log_path else ""))
+                    raise RuntimeError(f"{app_spec} did not start"
+                                       + (f"; see {log_path}" if log_path else "")) from None
                 time.sleep(0.2)
         yield Server(port, process.pid, log_path)
     finally:
@@ -214,16 +216,12 @@ def stop_process_group(process: subprocess.Popen, timeout: float = 20) -> None:
         except ProcessLookupError:
             pass
         except subprocess.TimeoutExpired:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             process.wait(5)
     # Children that outlived their leader (a gunicorn worker, RQ's scheduler) are still in the group.
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def child_pids(pid: int) -> list[int]:

@@ -50,7 +50,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.harness import (  # noqa: E402
-    OtherLoad, civility_stack, exit_on_sigterm, gunicorn_server, load_average, memory_mb, post_json, stop_process_group,
+    OtherLoad,
+    civility_stack,
+    exit_on_sigterm,
+    gunicorn_server,
+    load_average,
+    memory_mb,
+    post_json,
+    stop_process_group,
 )
 from bench.scoring_corpus import realistic_comments, write_wordpiece_vocab  # noqa: E402
 

@@ -7,34 +7,37 @@ import hmac
 import logging
 import re
 import secrets
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
 
+from sqlalchemy.orm import Session
+
+from civility import lifecycle
 from civility.config import Settings
-from civility.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from civility.errors import Forbidden, Invalid, NotFound, Unauthorized
 from civility.identity import Reader
 from civility.pagination import decode_cursor, encode_cursor
-from civility.policy import initial_status
 from civility.spam import spam_reasons
-from civility.statuses import EDITABLE, Action, Status
+from civility.statuses import Status
 from civility.store.comments import CommentRepository
 from civility.store.db import Database
-from civility.store.engagement import EngagementRepository
 from civility.store.models import Comment, utcnow
 from civility.text import MAX_BODY_CHARS, MAX_NAME_CHARS, TextError, normalise, render_html
 
 log = logging.getLogger(__name__)
 
-ARTICLE_ID = re.compile(r"^[A-Za-z0-9\-_.:/]{1,128}$")
-SORTS = ("oldest", "newest", "top")
+# Article ids are the news site's own (a slug, a path or a number).
+ARTICLE_ID_PATTERN = r"[A-Za-z0-9\-_.:/]{1,128}"
+_ARTICLE_ID = re.compile(ARTICLE_ID_PATTERN)
+SORTS = ("oldest", "newest", "top")  # the first is the default
 
 # Called after commit with (comment_id, revision); must raise on failure so it can be logged.
 Enqueue = Callable[[int, int], None]
 
 
 def check_article_id(article_id: str) -> str:
-    if not isinstance(article_id, str) or not ARTICLE_ID.match(article_id):
+    if not isinstance(article_id, str) or not _ARTICLE_ID.fullmatch(article_id):
         raise Invalid("invalid article_id",
                       {"article_id": ["1 to 128 characters of letters, digits and -_.:/"]})
     return article_id
@@ -74,9 +77,9 @@ class Credentials:
 
 @dataclass
 class ThreadPage:
+    """Top-level comments, each with its ``reply_count`` and first ``replies`` attached."""
+
     items: list[Comment]
-    replies: dict[int, list[Comment]]
-    reply_counts: dict[int, int]
     next_cursor: str | None
     total: int
 
@@ -85,7 +88,6 @@ class ThreadPage:
 class RepliesPage:
     items: list[Comment]
     next_cursor: str | None
-    reply_counts: dict[int, int] = field(default_factory=dict)
 
 
 class CommentService:
@@ -94,8 +96,8 @@ class CommentService:
         self.settings = settings
         self._enqueue = enqueue
 
-    def _repo(self, session) -> CommentRepository:
-        return CommentRepository(session, hide_reported=self.settings.moderation_mode == "pre")
+    def _repo(self, session: Session) -> CommentRepository:
+        return CommentRepository(session, hide_reported=self.settings.hides_reported)
 
     def _after_commit_enqueue(self, comment_id: int, revision: int) -> None:
         # Enqueueing cannot join the database transaction. If Redis is down the comment is
@@ -104,12 +106,13 @@ class CommentService:
             return
         try:
             self._enqueue(comment_id, revision)
-        except Exception as exc:  # noqa: BLE001 - any broker failure is recoverable by the sweeper
+        except Exception as exc:  # noqa: BLE001 - the sweeper recovers from any broker failure
             log.warning("could not enqueue comment %s for scoring (%s); the sweeper will retry",
                         comment_id, type(exc).__name__)
 
     def create(self, article_id: str, body: str, author_name: str | None, parent_id: int | None,
-               reader: Reader | None, client_hash: str | None) -> tuple[Comment, str]:
+               reader: Reader | None, client_hash: str | None) -> Comment:
+        """The stored comment, with its ``edit_token`` (shown to the author once, stored as a hash)."""
         check_article_id(article_id)
         body = clean_body(body)
         name = author_name if author_name is not None else (reader.name if reader else None)
@@ -118,7 +121,6 @@ class CommentService:
         name = clean_name(name)
         edit_token = secrets.token_urlsafe(24)
         now = utcnow()
-        status = initial_status(self.settings.moderation_mode)
         with self.db.transaction() as session:
             repo = self._repo(session)
             top_parent = None
@@ -130,18 +132,19 @@ class CommentService:
                     raise Invalid("invalid parent_id", {"parent_id": ["that comment can no longer be replied to"]})
                 # Threads are one level deep: a reply to a reply joins the same top-level thread.
                 top_parent = parent.parent_id or parent.id
-            comment = repo.add(Comment(
+            comment = Comment(
                 article_id=article_id, parent_id=top_parent, author_name=name,
                 author_id=reader.sub if reader else None, body=body, html=render_html(body),
-                status=status, created_at=now, edit_token_hash=_hash_token(edit_token),
-                client_hash=client_hash, score_due_at=now + timedelta(seconds=self.settings.scoring_deadline_seconds),
-                heuristics=spam_reasons(session, body, client_hash, now) or None,
-            ))
-            repo.add_event(comment.id, _reader_actor(reader, name), Action.CREATE, None, status, at=now)
-            if status == Status.PUBLISHED:
-                EngagementRepository(session).record_publication(comment, now)
+                edit_token_hash=_hash_token(edit_token), client_hash=client_hash,
+                heuristics=spam_reasons(repo, body, client_hash, now) or None,
+            )
+            event = lifecycle.submit(comment, self.settings.moderation_mode, _reader_actor(reader, name), now,
+                                     self.settings.scoring_deadline_seconds)
+            repo.add(comment)
+            repo.record(comment, event)
         self._after_commit_enqueue(comment.id, comment.revision)
-        return comment, edit_token
+        comment.edit_token = edit_token
+        return comment
 
     def _check_author(self, comment: Comment, creds: Credentials) -> str:
         if creds.reader is not None and comment.author_id and creds.reader.sub == comment.author_id:
@@ -166,23 +169,12 @@ class CommentService:
             comment = _get_or_404(repo, comment_id, for_update=True)
             actor = self._check_author(comment, creds)
             self._check_window(comment, now)
-            if comment.status not in EDITABLE:
-                raise Conflict(f"a {comment.status} comment cannot be edited", {"status": comment.status})
-            if body == comment.body:
+            event = lifecycle.revise(comment, body, render_html(body), spam_reasons(repo, body, None, now) or None,
+                                     self.settings.moderation_mode, actor, now,
+                                     self.settings.scoring_deadline_seconds)
+            if event is None:
                 return comment
-            before = comment.status
-            # In pre mode new text is scored before others see it again; a held comment is re-scored.
-            after = Status.PENDING if self.settings.moderation_mode == "pre" or before == Status.FLAGGED else before
-            comment.body, comment.html = body, render_html(body)
-            comment.heuristics = spam_reasons(session, body, None, now) or None
-            comment.status = after
-            comment.edited_at = now
-            comment.revision += 1
-            comment.version += 1
-            comment.score_due_at = now + timedelta(seconds=self.settings.scoring_deadline_seconds)
-            comment.scoring_attempts = 0
-            comment.claimed_until = None
-            repo.add_event(comment.id, actor, Action.EDIT, before, after, at=now)
+            repo.record(comment, event)
         self._after_commit_enqueue(comment.id, comment.revision)
         return comment
 
@@ -193,16 +185,11 @@ class CommentService:
             comment = _get_or_404(repo, comment_id, for_update=True)
             actor = self._check_author(comment, creds)
             self._check_window(comment, now)
-            if comment.status == Status.DELETED:
-                return
-            before = comment.status
-            comment.status = Status.DELETED
-            comment.deleted_at = now
-            comment.score_due_at = None
-            comment.version += 1
-            repo.add_event(comment.id, actor, Action.DELETE, before, Status.DELETED, at=now)
+            event = lifecycle.delete_by_author(comment, actor, now)
+            if event is not None:
+                repo.record(comment, event)
 
-    def get(self, comment_id: int, *, moderator: bool, creds: Credentials | None = None) -> tuple[Comment, int]:
+    def get(self, comment_id: int, *, moderator: bool, creds: Credentials | None = None) -> Comment:
         """Published comments for everyone; any status for a moderator or the comment's author."""
         with self.db.read() as session:
             repo = self._repo(session)
@@ -211,7 +198,8 @@ class CommentService:
                 raise NotFound("no such comment")
             if not repo.is_visible(comment) and not moderator and not self._is_author(comment, creds):
                 raise NotFound("no such comment")
-            return comment, repo.reply_counts([comment.id]).get(comment.id, 0)
+            comment.reply_count = repo.reply_counts([comment.id])[comment.id]
+            return comment
 
     def _is_author(self, comment: Comment, creds: Credentials | None) -> bool:
         if creds is None or (creds.edit_token is None and creds.reader is None):
@@ -234,12 +222,14 @@ class CommentService:
             replies = repo.reply_previews(ids)
             counts = repo.reply_counts(ids)
             total = repo.published_counts([article_id])[article_id]
+        for comment in items:
+            comment.replies, comment.reply_count = replies[comment.id], counts[comment.id]
         next_cursor = None
         if more and items:
             last = items[-1]
             key = [last.votes, last.id] if sort == "top" else [last.id]
             next_cursor = encode_cursor(f"thread-{sort}", key)
-        return ThreadPage(items, replies, counts, next_cursor, total)
+        return ThreadPage(items, next_cursor, total)
 
     def replies(self, comment_id: int, limit: int, cursor: str | None) -> RepliesPage:
         after = decode_cursor(cursor, "replies", 1)

@@ -1,14 +1,24 @@
-"""Settings read from the environment (prefix ``CIVILITY_``), shared by the API, workers and CLI."""
+"""Settings read from the environment (prefix ``CIVILITY_``): the only place configuration is parsed.
+
+Every setting is a field of ``Settings``; its default is written there once, and its variable is
+``CIVILITY_`` + the field name in capitals. A bad value raises ``ConfigError`` with one line that
+names the variable.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
-from civility.policy import DEFAULT_THRESHOLDS, Thresholds, parse_thresholds
+from civility.policy import DEFAULT_THRESHOLDS, ModerationMode, Thresholds, parse_thresholds
 
+PREFIX = "CIVILITY_"
 DEFAULT_RATE_LIMITS = {
     "comment": "5/minute",
     "edit": "20/minute",
@@ -18,62 +28,29 @@ DEFAULT_RATE_LIMITS = {
 }
 SCORERS = ("auto", "detoxify", "profanity")
 DETOXIFY_MODELS = ("original", "unbiased", "multilingual", "original-small", "unbiased-small")
-MODERATION_MODES = ("pre", "post")
+# Where ``make dev`` (``civility dev``) keeps its embedded Redis socket, relative to the checkout.
+DEV_REDIS_SOCKET = Path("var") / "redis.sock"
 
 
 class ConfigError(ValueError):
-    """A setting has a value the service cannot run with."""
-
-
-def parse_rate_limits(raw: str | None) -> dict[str, str] | None:
-    """``comment=5/minute;share=30/minute`` -> dict; ``off`` -> None (limits disabled)."""
-    if raw is None or not raw.strip():
-        return dict(DEFAULT_RATE_LIMITS)
-    if raw.strip().lower() == "off":
-        return None
-    limits = dict(DEFAULT_RATE_LIMITS)
-    for part in raw.split(";"):
-        if not part.strip():
-            continue
-        action, sep, limit = part.partition("=")
-        if not sep or not limit.strip():
-            raise ConfigError(f"CIVILITY_RATE_LIMITS: expected action=limit, got {part!r}")
-        limits[action.strip()] = limit.strip()
-    return limits
-
-
-def _int(env: dict, name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
-
-
-def _choice(env: dict, name: str, default: str, allowed: tuple[str, ...], plugin: bool = False) -> str:
-    value = env.get(name) or default
-    if plugin and re.fullmatch(r"[\w.]+:\w+", value):
-        return value
-    if value not in allowed:
-        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
-    return value
+    """A setting has a value the service cannot run with; the message names the variable."""
 
 
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite:///var/civility.db"
+    # Unset: the embedded Redis of a ``make dev`` running in this directory, if there is one.
     redis_url: str | None = None
     redis_prefix: str = "civility"
     scorer: str = "auto"
     detoxify_model: str = "original"
     detoxify_checkpoint: str | None = None
-    moderation_mode: str = "pre"
+    moderation_mode: ModerationMode = ModerationMode.PRE
     thresholds: Thresholds = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
     allowed_origins: tuple[str, ...] = ("*",)
     sso_secret: str | None = None
     edit_window_seconds: int = 900
+    # None: rate limits are off.
     rate_limits: dict[str, str] | None = field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
     trusted_proxies: int = 0
     # A comment not scored this long after it was (re)queued is re-enqueued by the sweeper.
@@ -90,62 +67,158 @@ class Settings:
     share_dedup_seconds: int = 600
     # Distinct open reports that put a published comment in the "reported" queue.
     report_threshold: int = 3
+    # Recovery after a worker is SIGKILLed: its heartbeat lapses after worker_ttl, and the next
+    # maintenance pass (every maintenance_interval) on a live worker re-queues its started job.
+    worker_ttl: int = 35
+    maintenance_interval: int = 30
+    # Connections per process in the PostgreSQL pool (SQLite opens one per thread as needed).
+    db_pool_size: int = 5
+    # Not read from the environment: the request body limit of the HTTP API.
     max_content_length: int = 64 * 1024
 
     @classmethod
-    def from_env(cls, env: dict | None = None, **overrides) -> "Settings":
-        env = dict(os.environ if env is None else env)
-        p = "CIVILITY_"
-        origins_raw = env.get(p + "ALLOWED_ORIGINS", "*")
-        values = dict(
-            database_url=env.get(p + "DATABASE_URL") or cls.database_url,
-            redis_url=env.get(p + "REDIS_URL") or None,
-            redis_prefix=env.get(p + "REDIS_PREFIX") or cls.redis_prefix,
-            scorer=_choice(env, p + "SCORER", "auto", SCORERS, plugin=True),
-            detoxify_model=_choice(env, p + "DETOXIFY_MODEL", "original", DETOXIFY_MODELS),
-            detoxify_checkpoint=env.get(p + "DETOXIFY_CHECKPOINT") or None,
-            moderation_mode=_choice(env, p + "MODERATION_MODE", "pre", MODERATION_MODES),
-            thresholds=_thresholds(env.get(p + "THRESHOLDS")),
-            allowed_origins=tuple(o.strip() for o in origins_raw.split(",") if o.strip()),
-            sso_secret=env.get(p + "SSO_SECRET") or None,
-            edit_window_seconds=_int(env, p + "EDIT_WINDOW_SECONDS", 900),
-            rate_limits=parse_rate_limits(env.get(p + "RATE_LIMITS")),
-            trusted_proxies=_int(env, p + "TRUSTED_PROXIES", 0),
-            scoring_deadline_seconds=_int(env, p + "SCORING_DEADLINE_SECONDS", 60),
-            sweep_interval_seconds=_int(env, p + "SWEEP_INTERVAL_SECONDS", 15),
-            max_scoring_attempts=_int(env, p + "MAX_SCORING_ATTEMPTS", 5),
-            batch_size=_int(env, p + "BATCH_SIZE", 16),
-            job_timeout_seconds=_int(env, p + "JOB_TIMEOUT_SECONDS", 60),
-            retry_intervals=_intervals(env.get(p + "RETRY_INTERVALS")),
-            client_hash_salt=env.get(p + "CLIENT_HASH_SALT") or cls.client_hash_salt,
-            share_dedup_seconds=_int(env, p + "SHARE_DEDUP_SECONDS", 600),
-            report_threshold=_int(env, p + "REPORT_THRESHOLD", 3),
-        )
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for name, parse in _PARSERS.items():
+            variable = PREFIX + name.upper()
+            raw = env.get(variable)
+            if raw is None or raw.strip() == "":
+                continue
+            try:
+                values[name] = parse(raw.strip())
+            except (ValueError, TypeError) as exc:
+                raise ConfigError(f"{variable}: {exc}") from exc
+        if "redis_url" not in values:
+            values["redis_url"] = discover_dev_redis()
         values.update(overrides)
-        if not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", values["redis_prefix"]):
-            raise ConfigError("CIVILITY_REDIS_PREFIX may hold only letters, digits, '_' and '-' (1 to 40)")
         return cls(**values)
+
+    def __post_init__(self) -> None:
+        # Callers (tests, embedded workers) may pass the mode as its string.
+        object.__setattr__(self, "moderation_mode", ModerationMode(self.moderation_mode))
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", self.redis_prefix):
+            raise ConfigError(f"{PREFIX}REDIS_PREFIX may hold only letters, digits, '_' and '-' (1 to 40)")
+
+    @property
+    def hides_reported(self) -> bool:
+        """Pre-moderation hides a published comment from readers once enough readers reported it."""
+        return self.moderation_mode is ModerationMode.PRE
+
+    def require_redis_url(self) -> str:
+        if not self.redis_url:
+            raise ConfigError(f"{PREFIX}REDIS_URL is not set, and no Redis from `make dev` was found at "
+                              f"{DEV_REDIS_SOCKET} (start `make dev`, or set {PREFIX}REDIS_URL=redis://host:6379/0)")
+        return self.redis_url
 
     def rq_queue_name(self) -> str:
         return f"{self.redis_prefix}-scoring"
 
 
-def _intervals(raw: str | None) -> tuple[int, ...]:
-    if not raw:
-        return (5, 20)
+def discover_dev_redis(directory: Path | None = None) -> str | None:
+    """The unix socket of a ``make dev`` running from this directory, so a second terminal needs no setup."""
+    socket = (directory or Path.cwd()) / DEV_REDIS_SOCKET
+    return f"unix://{socket.resolve()}" if socket.is_socket() else None
+
+
+def parse_rate_limits(raw: str) -> dict[str, str] | None:
+    """``comment=5/minute;share=30/minute`` -> dict (other actions keep their defaults); ``off`` -> None."""
+    if raw.lower() == "off":
+        return None
+    limits = dict(DEFAULT_RATE_LIMITS)
+    for part in raw.split(";"):
+        if not part.strip():
+            continue
+        action, sep, limit = part.partition("=")
+        if not sep or not limit.strip():
+            raise ValueError(f"expected action=limit, got {part!r}")
+        limits[action.strip()] = limit.strip()
+    return limits
+
+
+def _integer(minimum: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        if not re.fullmatch(r"-?[0-9]+", raw):
+            raise ValueError(f"must be an integer, got {raw!r}")
+        value = int(raw)
+        if value < minimum:
+            raise ValueError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def _choice(allowed: tuple[str, ...], plugin: bool = False) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if plugin and re.fullmatch(r"[\w.]+:\w+", raw):
+            return raw
+        if raw not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}, got {raw!r}")
+        return raw
+
+    return parse
+
+
+def _mode(raw: str) -> ModerationMode:
+    try:
+        return ModerationMode(raw)
+    except ValueError:
+        raise ValueError(f"must be one of {', '.join(ModerationMode)}, got {raw!r}") from None
+
+
+def _intervals(raw: str) -> tuple[int, ...]:
     try:
         values = tuple(int(v) for v in raw.split(",") if v.strip())
-    except ValueError as exc:
-        raise ConfigError(f"CIVILITY_RETRY_INTERVALS: expected seconds like 5,20, got {raw!r}") from exc
+    except ValueError:
+        raise ValueError(f"expected seconds like 5,20, got {raw!r}") from None
     if any(v < 0 for v in values):
-        raise ConfigError("CIVILITY_RETRY_INTERVALS: seconds must not be negative")
+        raise ValueError("seconds must not be negative")
     return values
 
 
-def _thresholds(raw: str | None) -> Thresholds:
-    if not raw:
-        return dict(DEFAULT_THRESHOLDS)
-    try:
-        return parse_thresholds(json.loads(raw))
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"CIVILITY_THRESHOLDS: {exc}") from exc
+def _origins(raw: str) -> tuple[str, ...]:
+    return tuple(o.strip() for o in raw.split(",") if o.strip())
+
+
+def _thresholds(raw: str) -> Thresholds:
+    return parse_thresholds(json.loads(raw))
+
+
+def _text(raw: str) -> str:
+    return raw
+
+
+# How each environment variable is parsed; unset or empty keeps the field's default.
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "database_url": _text,
+    "redis_url": _text,
+    "redis_prefix": _text,
+    "scorer": _choice(SCORERS, plugin=True),
+    "detoxify_model": _choice(DETOXIFY_MODELS),
+    "detoxify_checkpoint": _text,
+    "moderation_mode": _mode,
+    "thresholds": _thresholds,
+    "allowed_origins": _origins,
+    "sso_secret": _text,
+    "edit_window_seconds": _integer(0),
+    "rate_limits": parse_rate_limits,
+    "trusted_proxies": _integer(0),
+    "scoring_deadline_seconds": _integer(1),
+    "sweep_interval_seconds": _integer(1),
+    "max_scoring_attempts": _integer(1),
+    "batch_size": _integer(1),
+    "job_timeout_seconds": _integer(1),
+    "retry_intervals": _intervals,
+    "client_hash_salt": _text,
+    "share_dedup_seconds": _integer(0),
+    "report_threshold": _integer(1),
+    "worker_ttl": _integer(1),
+    "maintenance_interval": _integer(1),
+    "db_pool_size": _integer(1),
+}
+assert set(_PARSERS) == {f.name for f in dataclasses.fields(Settings)} - {"max_content_length"}
+
+
+def variables() -> list[str]:
+    """Every environment variable civility reads."""
+    return sorted(PREFIX + name.upper() for name in _PARSERS)

@@ -33,7 +33,3 @@ class Forbidden(DomainError):
 
 class Conflict(DomainError):
     code, status = "conflict", 409
-
-
-class Unavailable(DomainError):
-    code, status = "unavailable", 503

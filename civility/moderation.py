@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from civility.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from civility import lifecycle
+from civility.comments import check_article_id
+from civility.errors import DomainError, Invalid, NotFound
 from civility.moderators import ModeratorIdentity
 from civility.pagination import decode_cursor, encode_cursor
-from civility.statuses import ALLOWED, Action, Status, decision_target
+from civility.statuses import DECISIONS, Action
 from civility.store.comments import CommentRepository, QueueFilter
 from civility.store.db import Database
 from civility.store.engagement import EngagementRepository
-from civility.store.models import Comment, CommentEvent, Report, utcnow
+from civility.store.models import Comment, CommentEvent, utcnow
 
+# The first of each is the default.
 QUEUE_STATUSES = ("flagged", "reported", "pending", "rejected", "published")
 QUEUE_SORTS = ("score", "oldest", "newest")
 MAX_BULK = 500
@@ -22,80 +27,49 @@ MAX_BULK = 500
 
 @dataclass
 class QueuePage:
-    items: list[ModerationItem]
+    """Comments, each with its ``open_reports`` attached, and the size of every queue."""
+
+    items: list[Comment]
     next_cursor: str | None
     counts: dict[str, int]
 
 
-def _already_decided(comment: Comment) -> bool:
-    """A moderator already ruled on this text, and nothing (an edit, new reports) reopened it."""
-    if comment.decided_at is None:
-        return False
-    reopened_at = max(filter(None, [comment.edited_at, comment.created_at, comment.reported_at]))
-    return comment.decided_at >= reopened_at
-
-
-@dataclass
-class ModerationItem:
-    comment: Comment
-    reports: list[Report]
-
-
 class ModerationService:
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, live_workers: Callable[[], list[dict[str, Any]]],
+                 queue_depth: Callable[[], int]):
         self.db = db
+        self._live_workers = live_workers
+        self._queue_depth = queue_depth
 
     def decide(self, comment_id: int, action: str, moderator: ModeratorIdentity,
-               reason: str | None = None, version: int | None = None) -> ModerationItem:
-        if action not in (Action.APPROVE, Action.REJECT):
+               reason: str | None = None, version: int | None = None) -> Comment:
+        if action not in DECISIONS:
             raise Invalid("invalid action", {"action": ["approve or reject"]})
-        target = decision_target(action)
         now = utcnow()
         with self.db.transaction() as session:
             repo = CommentRepository(session)
-            comment = repo.get(comment_id)
+            # The row lock makes a second moderator wait, then see the first one's decision.
+            comment = repo.get(comment_id, for_update=True)
             if comment is None:
                 raise NotFound("no such comment")
-            current = Status(comment.status)
-            details = {"current_version": comment.version, "status": current.value,
-                       "decided_by": comment.decided_by}
-            if version is not None and version != comment.version:
-                raise Conflict(_conflict_message(comment), details)
-            if version is None and _already_decided(comment):
-                # Two moderators on one comment: the first decision stands unless overridden on purpose.
-                raise Conflict(_conflict_message(comment), details)
-            if (comment.decided_by and comment.decided_by != moderator.name and _already_decided(comment)
-                    and not moderator.is_admin):
-                raise Forbidden("only an admin can reverse another moderator's decision", details)
-            if target not in ALLOWED[current] and target != current:
-                raise Conflict(f"a {current} comment cannot be {action}d", details)
-            if not repo.compare_and_set(comment.id, comment.version, status=target, decided_by=moderator.name,
-                                        decided_at=now, score_due_at=None, reported_at=None):
-                session.refresh(comment)
-                raise Conflict(_conflict_message(comment), {"current_version": comment.version,
-                                                            "status": comment.status,
-                                                            "decided_by": comment.decided_by})
-            engagement = EngagementRepository(session)
-            engagement.resolve_reports(comment.id, now)
-            if target == Status.PUBLISHED and comment.published_at is None:
-                session.refresh(comment)
-                engagement.record_publication(comment, now)
-            repo.add_event(comment.id, f"moderator:{moderator.name}", action, current, target,
-                           reason=reason, scores=comment.scores, at=now)
+            event = lifecycle.decide(comment, Action(action), moderator, now, reason, version)
+            EngagementRepository(session).resolve_reports(comment.id, now)
+            repo.record(comment, event)
         return self.item(comment_id)
 
-    def item(self, comment_id: int) -> ModerationItem:
+    def item(self, comment_id: int) -> Comment:
+        """The comment as moderators see it, with its open reports."""
         with self.db.read() as session:
             comment = CommentRepository(session).get(comment_id)
             if comment is None:
                 raise NotFound("no such comment")
-            reports = EngagementRepository(session).open_reports([comment_id])[comment_id]
-            return ModerationItem(comment, reports)
+            comment.open_reports = EngagementRepository(session).open_reports([comment_id])[comment_id]
+            return comment
 
-    def decide_many(self, decisions: list[dict], moderator: ModeratorIdentity) -> list[dict]:
+    def decide_many(self, decisions: list[dict[str, Any]], moderator: ModeratorIdentity) -> list[dict[str, Any]]:
         if len(decisions) > MAX_BULK:
             raise Invalid("too many decisions", {"decisions": [f"at most {MAX_BULK}"]})
-        results = []
+        results: list[dict[str, Any]] = []
         for d in decisions:
             try:
                 item = self.decide(d["comment_id"], d["action"], moderator, d.get("reason"), d.get("version"))
@@ -105,9 +79,11 @@ class ModerationService:
                                 "error": {"code": exc.code, "message": exc.message, "details": exc.details}})
         return results
 
-    def queue(self, status: str = "flagged", article_id: str | None = None, label: str | None = None,
-              min_score: float | None = None, sort: str = "score", limit: int = 50,
+    def queue(self, status: str = QUEUE_STATUSES[0], article_id: str | None = None, label: str | None = None,
+              min_score: float | None = None, sort: str = QUEUE_SORTS[0], limit: int = 50,
               cursor: str | None = None) -> QueuePage:
+        if article_id is not None:
+            check_article_id(article_id)
         kind = f"queue-{status}-{sort}-{label or ''}"
         after = decode_cursor(cursor, kind, 2 if sort == "score" else 1)
         with self.db.read() as session:
@@ -117,6 +93,8 @@ class ModerationService:
                                                min_score=min_score, sort=sort, limit=limit + 1, after=after))
             items, more = rows[:limit], len(rows) > limit
             reports = EngagementRepository(session).open_reports([c.id for c in items])
+        for comment in items:
+            comment.open_reports = reports[comment.id]
         next_cursor = None
         if more and items:
             last = items[-1]
@@ -126,7 +104,7 @@ class ModerationService:
             else:
                 key = [last.id]
             next_cursor = encode_cursor(kind, key)
-        return QueuePage([ModerationItem(c, reports[c.id]) for c in items], next_cursor, counts)
+        return QueuePage(items, next_cursor, counts)
 
     def history(self, comment_id: int) -> list[CommentEvent]:
         with self.db.read() as session:
@@ -135,7 +113,8 @@ class ModerationService:
                 raise NotFound("no such comment")
             return repo.events(comment_id)
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
+        """Queue sizes, recent decisions, the scoring backlog and latency, and who scores."""
         now = utcnow()
         with self.db.read() as session:
             repo = CommentRepository(session)
@@ -144,7 +123,7 @@ class ModerationService:
             backlog, oldest = repo.scoring_backlog()
             latencies = repo.recent_latencies(now - timedelta(hours=1))
             scorer_name, scorer_version = repo.latest_scorer()
-        return {
+        result: dict[str, Any] = {
             "queues": {"flagged": counts["flagged"], "pending": counts["pending"], "reported": counts["reported"],
                        "rejected": counts["rejected"]},
             "statuses": counts,
@@ -157,7 +136,14 @@ class ModerationService:
                 "scored_last_hour": len(latencies),
             },
             "scorer": {"name": scorer_name, "version": scorer_version},
+            "workers": [],
         }
+        workers = result["workers"] = self._live_workers()
+        if workers:
+            # What the live workers run now beats what scored the latest comment.
+            result["scorer"].update({k: workers[0].get(k) for k in ("name", "version", "fallback")})
+        result["scoring"]["queue_depth"] = self._queue_depth()
+        return result
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -165,7 +151,17 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def _conflict_message(comment: Comment) -> str:
-    if comment.decided_by:
-        return f"already decided by {comment.decided_by}: the comment is now {comment.status}"
-    return f"the comment changed since you loaded it: it is now {comment.status}"
+@dataclass(frozen=True)
+class Backlog:
+    waiting: int
+    oldest_seconds: float
+    statuses: dict[str, int]
+
+
+def backlog(db: Database) -> Backlog:
+    """Comments waiting for a score, the age of the oldest, and comments by status (for /metrics)."""
+    with db.read() as session:
+        repo = CommentRepository(session)
+        waiting, since = repo.scoring_backlog()
+        statuses = repo.status_counts()
+    return Backlog(waiting, (utcnow() - since).total_seconds() if since else 0.0, statuses)

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from civility.errors import Conflict, Invalid
 from civility.store.db import Database
 from civility.store.models import Moderator, utcnow
+from civility.store.moderators import ModeratorRepository
 
 ROLES = ("moderator", "admin")
+ADMIN = "admin"
 TOKEN_PREFIX = "civ"
 
 
@@ -26,7 +28,7 @@ class ModeratorIdentity:
 
     @property
     def is_admin(self) -> bool:
-        return self.role == "admin"
+        return self.role == ADMIN
 
 
 def _hash(secret: str) -> str:
@@ -43,10 +45,7 @@ def create_moderator(db: Database, name: str, role: str = "moderator") -> str:
     secret = secrets.token_urlsafe(32)
     try:
         with db.transaction() as session:
-            moderator = Moderator(name=name, role=role, token_hash=_hash(secret))
-            session.add(moderator)
-            session.flush()
-            moderator_id = moderator.id
+            moderator_id = ModeratorRepository(session).add(name, role, _hash(secret))
     except IntegrityError as exc:
         raise Conflict(f"a moderator named {name!r} already exists") from exc
     return f"{TOKEN_PREFIX}_{moderator_id}_{secret}"
@@ -57,10 +56,11 @@ def authenticate(db: Database, token: str | None) -> ModeratorIdentity | None:
         return None
     prefix, _, rest = token.partition("_")
     moderator_id, _, secret = rest.partition("_")
-    if prefix != TOKEN_PREFIX or not moderator_id.isdigit() or not secret or len(moderator_id) > 18:
+    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+    if prefix != TOKEN_PREFIX or not re.fullmatch(r"[0-9]{1,18}", moderator_id) or not secret:
         return None
     with db.read() as session:
-        moderator = session.get(Moderator, int(moderator_id))
+        moderator = ModeratorRepository(session).get(int(moderator_id))
         if moderator is None or moderator.revoked_at is not None:
             # Hash anyway so an unknown id costs the same as a wrong secret.
             hmac.compare_digest(_hash(secret), _hash(""))
@@ -72,18 +72,19 @@ def authenticate(db: Database, token: str | None) -> ModeratorIdentity | None:
 
 def list_moderators(db: Database) -> list[Moderator]:
     with db.read() as session:
-        return list(session.scalars(select(Moderator).order_by(Moderator.id)))
+        return ModeratorRepository(session).all()
 
 
 def revoke_moderator(db: Database, name: str) -> bool:
     with db.transaction() as session:
-        moderator = session.scalars(select(Moderator).where(Moderator.name == name)).first()
+        repo = ModeratorRepository(session)
+        moderator = repo.by_name(name)
         if moderator is None or moderator.revoked_at is not None:
             return False
-        moderator.revoked_at = utcnow()
+        repo.revoke(moderator, utcnow())
         return True
 
 
 def any_moderators(db: Database) -> bool:
     with db.read() as session:
-        return session.scalars(select(Moderator.id).limit(1)).first() is not None
+        return ModeratorRepository(session).any()

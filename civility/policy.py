@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from civility.statuses import Status
+
+
+class ModerationMode(StrEnum):
+    PRE = "pre"  # nobody else sees a comment before its score
+    POST = "post"  # visible at once, hidden when the score flags it
 
 
 @dataclass(frozen=True)
@@ -58,17 +64,17 @@ def _reason(label: str, score: float, threshold: float) -> str:
     return f"{label} {score:.2f} >= {threshold:.2f}"
 
 
-def decide(scores: dict[str, float], thresholds: Thresholds, mode: str = "pre",
-           held_for: list[str] | None = None) -> Decision:
+def decide(scores: dict[str, float], thresholds: Thresholds, held_for: list[str] | None = None) -> Decision:
     """Decide a freshly scored comment.
 
     A score at or over a label's ``reject`` threshold rejects; at or over ``hold`` sends the comment
     to the moderation queue (``flagged``). Otherwise it is published. Labels without a threshold
-    are recorded but never decide anything. The mode does not change the outcome, only what readers
-    saw before it (see ``initial_status``). ``held_for`` are reasons found outside the model
+    are recorded but never decide anything. The moderation mode does not change the outcome, only
+    what readers saw before it (see ``initial_status``). ``held_for`` are reasons found outside the model
     (spam heuristics): they flag a comment the scores would have published.
     """
-    rejects, holds = [], []
+    rejects: list[str] = []
+    holds: list[str] = []
     for label in sorted(scores, key=lambda name: -scores[name]):
         limit = thresholds.get(label)
         if limit is None:
@@ -86,9 +92,8 @@ def decide(scores: dict[str, float], thresholds: Thresholds, mode: str = "pre",
     return Decision(Status.PUBLISHED, [])
 
 
-def initial_status(mode: str) -> Status:
-    """``pre``: nobody else sees a comment before its score; ``post``: visible at once."""
-    return Status.PUBLISHED if mode == "post" else Status.PENDING
+def initial_status(mode: ModerationMode) -> Status:
+    return Status.PUBLISHED if mode is ModerationMode.POST else Status.PENDING
 
 
 SCORING_FAILED_REASON = "scoring failed"

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Protocol, Sequence
+from typing import Protocol
 
+from civility import lifecycle
 from civility.config import Settings
-from civility.policy import SCORING_FAILED_REASON, decide
-from civility.statuses import Action, Status
+from civility.policy import decide
 from civility.store.comments import CommentRepository
 from civility.store.db import Database
-from civility.store.engagement import EngagementRepository
 from civility.store.models import Comment, utcnow
 
 log = logging.getLogger(__name__)
@@ -38,18 +38,6 @@ class BatchResult:
     skipped: int = 0
 
 
-def _moderator_decided_this_revision(comment: Comment) -> bool:
-    submitted = comment.edited_at or comment.created_at
-    return comment.decided_at is not None and comment.decided_at >= submitted
-
-
-def next_status(comment: Comment, decided: Status) -> Status:
-    """What a fresh score does to a comment, given what happened to it while it waited."""
-    if _moderator_decided_this_revision(comment):
-        return Status(comment.status)  # a human already ruled on this text; the score is advisory
-    return decided
-
-
 def claim_batch(db: Database, settings: Settings, first_id: int | None) -> tuple[str, list[Comment]]:
     token = uuid.uuid4().hex
     now = utcnow()
@@ -66,38 +54,18 @@ def apply_scores(db: Database, settings: Settings, scorer: Scorer, batch: list[C
                  results: list[dict[str, float]], token: str) -> BatchResult:
     outcome = BatchResult()
     now = utcnow()
-    actor = f"scorer:{scorer.name}"
     with db.transaction() as session:
         repo = CommentRepository(session)
-        engagement = EngagementRepository(session)
-        current = repo.get_many([c.id for c in batch])
-        for leased, scores in zip(batch, results):
+        current = repo.get_many([c.id for c in batch], for_update=True)
+        for leased, scores in zip(batch, results, strict=True):
             comment = current.get(leased.id)
             # Skip if the text changed, it was deleted, or someone else already scored it.
-            if (comment is None or comment.revision != leased.revision or not comment.needs_score
-                    or comment.status == Status.DELETED or comment.claim_token != token):
+            if comment is None or not lifecycle.holds_lease(comment, token, leased.revision):
                 outcome.skipped += 1
                 continue
             scores = {label: round(float(value), 4) for label, value in scores.items()}
-            decision = decide(scores, settings.thresholds, settings.moderation_mode, comment.heuristics)
-            before = Status(comment.status)
-            after = next_status(comment, decision.status)
-            comment.scores = scores
-            comment.max_score = max(scores.values()) if scores else None
-            comment.scorer_name, comment.scorer_version = scorer.name, scorer.version
-            comment.reasons = decision.reasons
-            comment.scored_revision = comment.revision
-            comment.scored_at = now
-            comment.score_due_at = None
-            comment.claim_token = comment.claimed_until = None
-            comment.status = after
-            comment.version += 1
-            if after == Status.PUBLISHED:
-                engagement.record_publication(comment, now)
-            repo.add_event(comment.id, actor, Action.SCORE, before, after,
-                           reason="; ".join(decision.reasons) or "below every hold threshold",
-                           scores=scores, details={"scorer_version": scorer.version,
-                                                   "revision": comment.revision}, at=now)
+            decision = decide(scores, settings.thresholds, comment.heuristics)
+            repo.record(comment, lifecycle.apply_score(comment, scores, decision, scorer.name, scorer.version, now))
             outcome.scored += 1
     return outcome
 
@@ -108,32 +76,23 @@ def mark_scoring_failed(db: Database, comment_ids: list[int], error: str, actor:
     failed = 0
     with db.transaction() as session:
         repo = CommentRepository(session)
-        for comment in repo.get_many(comment_ids).values():
-            if not comment.needs_score or comment.score_due_at is None or comment.status == Status.DELETED:
-                continue
-            before = Status(comment.status)
-            after = before if _moderator_decided_this_revision(comment) else Status.FLAGGED
-            comment.status = after
-            comment.reasons = [SCORING_FAILED_REASON]
-            comment.score_due_at = None
-            comment.claim_token = comment.claimed_until = None
-            comment.version += 1
-            repo.add_event(comment.id, actor, Action.SCORING_FAILED, before, after,
-                           reason=SCORING_FAILED_REASON, details={"error": error[:500]}, at=now)
-            failed += 1
+        for comment in repo.get_many(comment_ids, for_update=True).values():
+            event = lifecycle.fail_scoring(comment, error, actor, now)
+            if event is not None:
+                repo.record(comment, event)
+                failed += 1
     return failed
 
 
 def release_claim(db: Database, batch: list[Comment], token: str) -> None:
     """Hand a batch back after a failed attempt so a retry can lease it at once."""
     with db.transaction() as session:
-        for comment in CommentRepository(session).get_many([c.id for c in batch]).values():
-            if comment.claim_token == token:
-                comment.claim_token = comment.claimed_until = None
+        for comment in CommentRepository(session).get_many([c.id for c in batch], for_update=True).values():
+            lifecycle.release_lease(comment, token)
 
 
 def score_pending(db: Database, settings: Settings, scorer: Scorer, first_id: int | None) -> BatchResult:
-    """Score ``first_id`` and whatever else is waiting, up to one batch."""
+    """Score ``first_id`` and whatever else is waiting, up to one lease of batches."""
     token, batch = claim_batch(db, settings, first_id)
     if not batch:
         return BatchResult()

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
-from civility.store.models import Comment
+from civility.store.comments import CommentRepository
 from civility.text import count_links, link_ratio
 
 REPEAT_WINDOW = timedelta(minutes=10)
@@ -16,13 +13,10 @@ MAX_LINKS = 3
 MAX_LINK_SHARE = 0.5
 
 
-def spam_reasons(session: Session, body: str, client_hash: str | None, now: datetime) -> list[str]:
+def spam_reasons(comments: CommentRepository, body: str, client_hash: str | None, now: datetime) -> list[str]:
     reasons = []
     if client_hash:
-        repeats = session.scalars(
-            select(func.count()).where(Comment.client_hash == client_hash, Comment.body == body,
-                                       Comment.created_at >= now - REPEAT_WINDOW)
-        ).one()
+        repeats = comments.count_recent_repeats(client_hash, body, now - REPEAT_WINDOW)
         if repeats:
             reasons.append(f"repeated text from the same client (x{repeats + 1} in 10 min)")
     links, share = count_links(body), link_ratio(body)

@@ -1,8 +1,10 @@
-"""Comment statuses and the transitions between them. Plain Python: the API and workers share it."""
+"""Comment statuses, the actions recorded in a comment's history, and the transitions allowed."""
 
 from __future__ import annotations
 
 from enum import StrEnum
+
+from civility.errors import Conflict
 
 
 class Status(StrEnum):
@@ -14,6 +16,8 @@ class Status(StrEnum):
 
 
 class Action(StrEnum):
+    """Everything that can happen to a comment; each is one kind of history event."""
+
     CREATE = "create"
     SCORE = "score"
     EDIT = "edit"
@@ -22,34 +26,33 @@ class Action(StrEnum):
     REJECT = "reject"
     SCORING_FAILED = "scoring_failed"
     REPORT = "report"
+    QUEUED_FOR_REPORTS = "queued_for_reports"
 
 
-# Statuses a moderator may act on without naming a version: the ones still waiting for a human.
-AWAITING_MODERATOR = frozenset({Status.PENDING, Status.FLAGGED})
-
+# Moving to the same status (a re-score, a moderator confirming a decision) is always allowed,
+# except for a deleted comment, which never changes again.
 ALLOWED = {
-    Status.PENDING: {Status.PUBLISHED, Status.FLAGGED, Status.REJECTED, Status.DELETED, Status.PENDING},
-    Status.PUBLISHED: {Status.FLAGGED, Status.REJECTED, Status.PENDING, Status.DELETED, Status.PUBLISHED},
+    Status.PENDING: {Status.PUBLISHED, Status.FLAGGED, Status.REJECTED, Status.DELETED},
+    Status.PUBLISHED: {Status.FLAGGED, Status.REJECTED, Status.PENDING, Status.DELETED},
     Status.FLAGGED: {Status.PUBLISHED, Status.REJECTED, Status.PENDING, Status.DELETED},
     Status.REJECTED: {Status.PUBLISHED, Status.DELETED},
     Status.DELETED: set(),
 }
 
 EDITABLE = frozenset({Status.PENDING, Status.PUBLISHED, Status.FLAGGED})
+DECISIONS = {Action.APPROVE: Status.PUBLISHED, Action.REJECT: Status.REJECTED}
 
 
-class TransitionError(ValueError):
+class TransitionError(Conflict):
     def __init__(self, current: Status, target: Status):
-        super().__init__(f"a {current} comment cannot become {target}")
+        super().__init__(f"a {current} comment cannot become {target}", {"status": current.value})
         self.current = current
         self.target = target
 
 
 def check_transition(current: str, target: str) -> None:
     current, target = Status(current), Status(target)
+    if current == target and current != Status.DELETED:
+        return
     if target not in ALLOWED[current]:
         raise TransitionError(current, target)
-
-
-def decision_target(action: str) -> Status:
-    return {Action.APPROVE: Status.PUBLISHED, Action.REJECT: Status.REJECTED}[Action(action)]

@@ -6,8 +6,9 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from civility import lifecycle
 from civility.config import Settings
-from civility.jobqueue import ScoringQueue
+from civility.infra.jobqueue import ScoringQueue
 from civility.policy import SCORING_FAILED_REASON
 from civility.scoring import mark_scoring_failed
 from civility.store.comments import CommentRepository
@@ -30,8 +31,10 @@ def sweep(db: Database, settings: Settings, queue: ScoringQueue, limit: int = 10
     with db.read() as session:
         due = [(c.id, c.revision, c.scoring_attempts)
                for c in CommentRepository(session).due_for_sweep(now, limit)]
-    give_up, requeued, waiting = [], [], []
-    broker_error = None
+    give_up: list[int] = []
+    requeued: list[int] = []
+    waiting: list[int] = []
+    broker_error: Exception | None = None
     for comment_id, revision, attempts in due:
         if attempts + 1 >= settings.max_scoring_attempts:
             give_up.append(comment_id)
@@ -50,14 +53,8 @@ def sweep(db: Database, settings: Settings, queue: ScoringQueue, limit: int = 10
     next_due = now + timedelta(seconds=settings.scoring_deadline_seconds)
     revisions = {comment_id: revision for comment_id, revision, _ in due}
     with db.transaction() as session:
-        for comment in CommentRepository(session).get_many(requeued + waiting).values():
-            # Meanwhile the comment may have been scored, failed for good, edited or deleted.
-            if (comment.score_due_at is None or not comment.needs_score
-                    or comment.revision != revisions[comment.id]):
-                continue
-            if comment.id in requeued:
-                comment.scoring_attempts += 1
-            comment.score_due_at = next_due
+        for comment in CommentRepository(session).get_many(requeued + waiting, for_update=True).values():
+            lifecycle.reschedule(comment, revisions[comment.id], next_due, new_attempt=comment.id in requeued)
     if give_up:
         result.failed = mark_scoring_failed(db, give_up, f"no score after {settings.max_scoring_attempts} attempts",
                                             actor="sweeper")

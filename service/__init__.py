@@ -6,76 +6,24 @@ from apiflask import APIFlask
 from flask import request
 from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.routing import BaseConverter
 
 from civility.comments import CommentService
 from civility.config import Settings
 from civility.engagement import EngagementService
-from civility.jobqueue import ScoringQueue
+from civility.infra.engagement_cache import EngagementCache
+from civility.infra.jobqueue import ScoringQueue
+from civility.infra.presence import live_workers
+from civility.infra.runtime import Runtime
 from civility.moderation import ModerationService
-from civility.runtime import Runtime
-from service import errors, limits, metrics, ops, pages
-from service.api import comments, engagement, moderation
+from service import errors, limits, metrics, openapi, ops, pages
+from service.api import CommentIdConverter, comments, engagement, moderation
 from service.context import Services
+from service.schemas import ErrorOut
 
 __version__ = "0.1.0"
 
 # Public routes embedding sites may call from the browser; moderation is deliberately absent.
 PUBLIC_API = r"/api/v1/(articles|comments|counts|trending)(/.*)?"
-
-
-ERROR_SCHEMA = {
-    "type": "object",
-    "required": ["error"],
-    "properties": {"error": {"type": "object", "required": ["code", "message", "details"], "properties": {
-        "code": {"type": "string"}, "message": {"type": "string"}, "details": {"type": "object"}}}},
-}
-COMMON_ERRORS = {
-    "400": "Malformed JSON", "401": "Missing or invalid credentials", "413": "Body too large",
-    "415": "Body is not JSON", "422": "Invalid fields", "429": "Rate limited (see Retry-After)",
-    "503": "A dependency (database or Redis) is down; retry later",
-}
-
-
-PATH_PARAMETERS = {
-    "article_id": {"type": "string", "pattern": r"^[A-Za-z0-9\-_.:/]{1,128}$"},
-    "comment_id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
-}
-
-
-class CommentIdConverter(BaseConverter):
-    """Digits only; ids beyond 64 bits match no comment (a 404, never a database overflow)."""
-
-    regex = r"\d{1,30}"
-
-    def to_python(self, value: str) -> int:
-        number = int(value)
-        return number if number < 2**63 else 0
-
-    def to_url(self, value) -> str:
-        return str(int(value))
-
-
-def refine_spec(spec: dict) -> dict:
-    """Document, once for every operation, the errors any of them can answer and the path formats."""
-    error = {"content": {"application/json": {"schema": ERROR_SCHEMA}}}
-    for path, operations in spec.get("paths", {}).items():
-        if not path.startswith("/api/"):
-            continue
-        for method, operation in operations.items():
-            if method not in ("get", "post", "patch", "delete", "put"):
-                continue
-            for parameter in operation.get("parameters", []):
-                if parameter.get("in") == "path" and parameter.get("name") in PATH_PARAMETERS:
-                    parameter["schema"] = dict(PATH_PARAMETERS[parameter["name"]])
-            responses = operation.setdefault("responses", {})
-            for code, description in COMMON_ERRORS.items():
-                if code in ("400", "413", "415") and method not in ("post", "patch", "put"):
-                    continue
-                responses.setdefault(code, {"description": description, **error})
-            if "{" in path:
-                responses.setdefault("404", {"description": "Not found", **error})
-    return spec
 
 
 def create_app(settings: Settings | None = None) -> APIFlask:
@@ -88,8 +36,8 @@ def create_app(settings: Settings | None = None) -> APIFlask:
         INFO={"description": "Comments, share counts and machine-scored moderation for news sites. "
                              "Errors are always {\"error\": {\"code\", \"message\", \"details\"}}."},
         SERVERS=[{"url": "/"}],
-        HTTP_ERROR_SCHEMA=ERROR_SCHEMA,
-        VALIDATION_ERROR_SCHEMA=ERROR_SCHEMA,
+        HTTP_ERROR_SCHEMA=ErrorOut,
+        VALIDATION_ERROR_SCHEMA=ErrorOut,
         VALIDATION_ERROR_DESCRIPTION="Invalid fields, each named in error.details",
     )
     if settings.trusted_proxies:
@@ -97,12 +45,13 @@ def create_app(settings: Settings | None = None) -> APIFlask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
     runtime = Runtime(settings)
-    scoring_queue = ScoringQueue(runtime.redis, settings)
+    db, redis = runtime.db, runtime.redis
+    scoring_queue = ScoringQueue(redis, settings)
     app.extensions["civility"] = Services(
-        settings=settings, db=runtime.db, redis=runtime.redis, scoring_queue=scoring_queue,
-        comments=CommentService(runtime.db, settings, lambda cid, rev: scoring_queue.enqueue(cid, rev)),
-        moderation=ModerationService(runtime.db),
-        engagement=EngagementService(runtime.db, settings, runtime.redis),
+        settings=settings, db=db, redis=redis,
+        comments=CommentService(db, settings, lambda cid, rev: scoring_queue.enqueue(cid, rev)),
+        moderation=ModerationService(db, lambda: live_workers(redis, settings), scoring_queue.depth),
+        engagement=EngagementService(db, settings, EngagementCache(redis, settings.redis_prefix)),
     )
     errors.register_error_handlers(app)
     app.register_blueprint(comments.bp)
@@ -115,7 +64,7 @@ def create_app(settings: Settings | None = None) -> APIFlask:
          expose_headers=["Retry-After"], max_age=600)
     app.extensions["civility_metrics"] = metrics.install(app)
     limits.configure(app, settings)
-    app.spec_processor(refine_spec)
+    app.spec_processor(openapi.refine_spec)
 
     @app.before_request
     def _require_json():

@@ -1,28 +1,71 @@
 """The ``civility`` command: a Flask CLI group (so ``civility routes`` and ``civility shell`` work too).
 
 The commands below build only what they need from the settings, so ``db upgrade`` or ``score``
-run without Redis and ``worker`` runs without the web app.
+run without Redis and ``worker`` runs without the web app. Run beside ``make dev`` (from the same
+directory) they find its embedded Redis and database under ``var/`` by themselves.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 
 import click
-from flask.cli import FlaskGroup
+from flask.cli import FlaskGroup, NoAppException
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from civility.config import Settings
+from civility.config import ConfigError, Settings
+from civility.errors import DomainError
+from civility.moderators import ROLES
 
 
 def _create_app():
     from service import create_app
 
-    return create_app()
+    try:
+        return create_app()
+    except ConfigError as exc:
+        raise NoAppException(str(exc)) from None
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False, load_dotenv=False)
+class CivilityGroup(FlaskGroup):
+    """Flask's group, with one-line errors instead of tracebacks for what an operator can fix."""
+
+    # Every command is ours or Flask's built-in: an unknown one prints the usage without first
+    # building the app (which would fail for reasons unrelated to the typo).
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        return click.Group.get_command(self, ctx, name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return click.Group.list_commands(self, ctx)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError:
+            click.echo(ctx.get_help() + "\n", err=True)
+            raise
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+        except DomainError as exc:
+            raise click.ClickException(exc.message) from None
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise click.ClickException(f"cannot reach Redis: {exc}") from None
+        except (OperationalError, ProgrammingError) as exc:
+            problem = str(exc.orig or exc).strip().splitlines()[0]
+            hint = " (run `civility db upgrade` first?)" if re.search(r"no such table|does not exist", problem) else ""
+            raise click.ClickException(f"cannot use the database: {problem}{hint}") from None
+
+
+@click.group(cls=CivilityGroup, create_app=_create_app, add_version_option=False, load_dotenv=False)
 def main() -> None:
     """civility: comments, share counts and machine-scored moderation for news sites."""
 
@@ -73,24 +116,19 @@ def moderators_group() -> None:
 
 
 def _db():
-    from civility.store.db import Database
+    from civility.infra.runtime import database
 
-    return Database(Settings.from_env().database_url)
+    return database(Settings.from_env())
 
 
 @moderators_group.command("create")
 @click.argument("name")
-@click.option("--role", type=click.Choice(["moderator", "admin"]), default="moderator", show_default=True)
+@click.option("--role", type=click.Choice(ROLES), default=ROLES[0], show_default=True)
 def moderators_create(name: str, role: str) -> None:
     """Create a moderator and print its token (shown once; only a hash is stored)."""
-    from civility.errors import DomainError
     from civility.moderators import create_moderator
 
-    try:
-        token = create_moderator(_db(), name, role)
-    except DomainError as exc:
-        raise click.ClickException(exc.message) from exc
-    click.echo(token)
+    click.echo(create_moderator(_db(), name, role))
 
 
 @moderators_group.command("list")
@@ -117,8 +155,8 @@ def moderators_revoke(name: str) -> None:
 @main.command("sweep", with_appcontext=False)
 def sweep_command() -> None:
     """Re-enqueue comments left unscored past their deadline."""
-    from civility.jobqueue import ScoringQueue
-    from civility.runtime import Runtime
+    from civility.infra.jobqueue import ScoringQueue
+    from civility.infra.runtime import Runtime
     from civility.sweeper import sweep
 
     rt = Runtime(Settings.from_env())
@@ -139,8 +177,8 @@ def score_command(texts: tuple[str, ...], as_json: bool) -> None:
     scorer, info = load_scorer(settings)
     results = scorer.score(list(texts))
     rows = []
-    for text, scores in zip(texts, results):
-        decision = decide(scores, settings.thresholds, settings.moderation_mode)
+    for text, scores in zip(texts, results, strict=True):
+        decision = decide(scores, settings.thresholds)
         rows.append({"text": text, "scores": scores, "decision": decision.status.value,
                      "reasons": decision.reasons})
     if as_json:

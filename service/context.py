@@ -10,7 +10,6 @@ from redis import Redis
 from civility.comments import CommentService
 from civility.config import Settings
 from civility.engagement import EngagementService
-from civility.jobqueue import ScoringQueue
 from civility.moderation import ModerationService
 from civility.store.db import Database
 
@@ -20,7 +19,6 @@ class Services:
     settings: Settings
     db: Database
     redis: Redis
-    scoring_queue: ScoringQueue
     comments: CommentService
     moderation: ModerationService
     engagement: EngagementService

@@ -9,9 +9,10 @@ import sys
 import time
 from pathlib import Path
 
-from civility.moderators import any_moderators, create_moderator
-from civility.redis_server import RedisServer
-from civility.store.db import Database
+from civility.config import Settings
+from civility.infra.redis_server import RedisServer
+from civility.infra.runtime import database
+from civility.moderators import ADMIN, any_moderators, create_moderator
 from civility.store.migrate import upgrade
 
 
@@ -38,7 +39,6 @@ def run_dev(port: int) -> int:
     var = Path("var").resolve()
     var.mkdir(exist_ok=True)
     env = dict(os.environ)
-    env.setdefault("CIVILITY_DATABASE_URL", f"sqlite:///{var / 'civility.db'}")
     redis = None
     if not env.get("CIVILITY_REDIS_URL"):
         redis = RedisServer(var).start()
@@ -55,9 +55,11 @@ def run_dev(port: int) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     try:
-        upgrade(env["CIVILITY_DATABASE_URL"])
-        db = Database(env["CIVILITY_DATABASE_URL"])
-        token = None if any_moderators(db) else create_moderator(db, "admin", "admin")
+        # The children run from this directory, so the default database lands in var/ too.
+        settings = Settings.from_env(env)
+        upgrade(settings.database_url)
+        db = database(settings)
+        token = None if any_moderators(db) else create_moderator(db, "admin", ADMIN)
         db.dispose()
 
         python = sys.executable
@@ -74,7 +76,7 @@ civility is running
   API docs         {base}/docs
   moderator console {base}/moderate
   readiness        {base}/readyz
-  database         {env['CIVILITY_DATABASE_URL']}
+  database         {settings.database_url}
   redis            {env['CIVILITY_REDIS_URL']}""", flush=True)
         if token:
             print(f"""

@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from civility.errors import DomainError
+from service.schemas import ErrorOut
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +33,14 @@ CODES = {
 }
 
 
+def error_body(status: int, message: str, details: dict | None = None, code: str | None = None) -> dict:
+    return ErrorOut().dump({"error": {"code": code or CODES.get(status, "error"), "message": message,
+                                      "details": details or {}}})
+
+
 def error_response(status: int, message: str, details: dict | None = None, code: str | None = None,
                    headers: dict | None = None):
-    body = {"error": {"code": code or CODES.get(status, "error"), "message": message, "details": details or {}}}
-    response = jsonify(body)
+    response = jsonify(error_body(status, message, details, code))
     response.status_code = status
     for key, value in (headers or {}).items():
         response.headers[key] = value
@@ -62,8 +67,7 @@ def register_error_handlers(app: APIFlask) -> None:
             message = "invalid fields: " + ", ".join(sorted(map(str, details))) if details else "invalid request"
         elif status == 400 and request.is_json:
             message = "malformed JSON"
-        body = {"error": {"code": CODES.get(status, "error"), "message": message, "details": details}}
-        return body, status, error.headers
+        return error_body(status, message, details), status, error.headers
 
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError):

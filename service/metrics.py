@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 from flask import Flask, g, request
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
-from civility.presence import live_workers
-from civility.store.comments import CommentRepository
+from civility.infra.presence import live_workers
+from civility.moderation import backlog
 
 
 class BacklogCollector:
@@ -20,28 +21,21 @@ class BacklogCollector:
 
     def collect(self):
         svc = self.app.extensions["civility"]
-        backlog = GaugeMetricFamily("civility_scoring_backlog", "Comments waiting for a score")
+        waiting = GaugeMetricFamily("civility_scoring_backlog", "Comments waiting for a score")
         oldest = GaugeMetricFamily("civility_scoring_oldest_seconds", "Age of the oldest comment waiting for a score")
         statuses = GaugeMetricFamily("civility_comments", "Comments by status", labels=["status"])
         workers = GaugeMetricFamily("civility_live_workers", "Scoring workers seen in the last minute")
         try:
-            with svc.db.read() as session:
-                repo = CommentRepository(session)
-                count, since = repo.scoring_backlog()
-                counts = repo.status_counts()
-            from civility.store.models import utcnow
-
-            backlog.add_metric([], count)
-            oldest.add_metric([], (utcnow() - since).total_seconds() if since else 0)
-            for status, n in counts.items():
+            now = backlog(svc.db)
+            waiting.add_metric([], now.waiting)
+            oldest.add_metric([], now.oldest_seconds)
+            for status, n in now.statuses.items():
                 statuses.add_metric([status], n)
         except Exception:  # noqa: BLE001 - a scrape during an outage reports what it can
             pass
-        try:
+        with contextlib.suppress(Exception):  # likewise when Redis is down
             workers.add_metric([], len(live_workers(svc.redis, svc.settings)))
-        except Exception:  # noqa: BLE001
-            pass
-        yield from (backlog, oldest, statuses, workers)
+        yield from (waiting, oldest, statuses, workers)
 
 
 def install(app: Flask) -> CollectorRegistry:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from apiflask import Schema
-from apiflask.fields import Boolean, DateTime, Dict, Float, Integer, List, Nested, String
+from apiflask.fields import Boolean, Dict, Float, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range
-from marshmallow import EXCLUDE
+from marshmallow import EXCLUDE, post_dump
 
-from civility.engagement import NETWORKS, REPORT_REASONS
+from civility.comments import SORTS
+from civility.engagement import MAX_COUNT_IDS, NETWORKS, REPORT_REASONS, WINDOWS
 from civility.moderation import MAX_BULK, QUEUE_SORTS, QUEUE_STATUSES
+from civility.policy import report_reason
+from civility.statuses import DECISIONS, Action, Status
 from civility.text import MAX_BODY_CHARS, MAX_NAME_CHARS
-
-MAX_ID = 2**63 - 1
-STATUSES = ["pending", "published", "flagged", "rejected", "deleted"]
+from service.api import MAX_COMMENT_ID as MAX_ID
 
 
 class Lenient(Schema):
@@ -34,7 +37,7 @@ class CommentEditIn(Lenient):
 
 
 class ThreadQuery(Lenient):
-    sort = String(load_default="oldest", validate=OneOf(["oldest", "newest", "top"]))
+    sort = String(load_default=SORTS[0], validate=OneOf(SORTS))
     limit = Integer(load_default=50, validate=Range(1, 100))
     cursor = String(load_default=None, validate=Length(max=512))
 
@@ -45,17 +48,17 @@ class RepliesQuery(Lenient):
 
 
 class QueueQuery(Lenient):
-    status = String(load_default="flagged", validate=OneOf(QUEUE_STATUSES))
+    status = String(load_default=QUEUE_STATUSES[0], validate=OneOf(QUEUE_STATUSES))
     article_id = String(load_default=None, validate=Length(1, 128))
     label = String(load_default=None, validate=Length(1, 64))
     min_score = Float(load_default=None, validate=Range(0, 1))
-    sort = String(load_default="score", validate=OneOf(QUEUE_SORTS))
+    sort = String(load_default=QUEUE_SORTS[0], validate=OneOf(QUEUE_SORTS))
     limit = Integer(load_default=50, validate=Range(1, 100))
     cursor = String(load_default=None, validate=Length(max=512))
 
 
 class DecisionIn(Lenient):
-    action = String(required=True, validate=OneOf(["approve", "reject"]))
+    action = String(required=True, validate=OneOf([a.value for a in DECISIONS]))
     reason = String(load_default=None, allow_none=True, validate=Length(max=500))
     version = Integer(strict=True, load_default=None, allow_none=True, validate=Range(1, 2**31))
 
@@ -69,23 +72,51 @@ class BulkDecisionsIn(Lenient):
 
 
 # -- responses -----------------------------------------------------------------------------------
+# Output schemas dump the domain's objects directly: this is the one place a response's shape is
+# defined, and /openapi.json is generated from it.
+class Timestamp(String):
+    """An aware datetime as RFC 3339 in UTC with milliseconds: ``2026-12-02T12:00:00.000Z``."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("metadata", {})["format"] = "date-time"
+        super().__init__(**kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 class AuthorOut(Schema):
     name = String(required=True)
     id = String(allow_none=True)
 
 
 class CommentOut(Schema):
+    """A comment as readers see it. A deleted comment is a placeholder: no author, no text."""
+
+    # Moderators see what a deleted comment said.
+    reveal_deleted = False
+
     id = Integer(required=True)
     article_id = String(required=True)
     parent_id = Integer(allow_none=True)
     author = Nested(AuthorOut, required=True)
     body = String(required=True)
     html = String(required=True)
-    status = String(required=True, validate=OneOf(STATUSES))
-    created_at = String(required=True, metadata={"format": "date-time"})
-    edited_at = String(allow_none=True, metadata={"format": "date-time"})
+    status = String(required=True, validate=OneOf([s.value for s in Status]))
+    created_at = Timestamp(required=True)
+    edited_at = Timestamp(allow_none=True)
     reply_count = Integer(required=True)
     votes = Integer(required=True)
+
+    @post_dump(pass_original=True)
+    def _author_and_placeholder(self, data: dict, comment, **kwargs) -> dict:
+        if comment.status == Status.DELETED and not self.reveal_deleted:
+            data.update(author={"name": "", "id": None}, body="", html="")
+        else:
+            data["author"] = {"name": comment.author_name, "id": comment.author_id}
+        return data
 
 
 class CreatedCommentOut(CommentOut):
@@ -115,18 +146,29 @@ class ScorerOut(Schema):
 class ReportOut(Schema):
     reason = String(required=True)
     note = String(allow_none=True)
-    at = String(required=True, metadata={"format": "date-time"})
+    at = Timestamp(required=True, attribute="created_at")
 
 
 class ModerationItemOut(CommentOut):
+    reveal_deleted = True
+
     scores = Dict(keys=String(), values=Float(), allow_none=True)
     scorer = Nested(ScorerOut, required=True)
     reasons = List(String(), required=True)
-    reports = List(Nested(ReportOut), required=True)
+    reports = List(Nested(ReportOut), required=True, attribute="open_reports")
     version = Integer(required=True)
     decided_by = String(allow_none=True)
-    decided_at = String(allow_none=True, metadata={"format": "date-time"})
-    reported_at = String(allow_none=True, metadata={"format": "date-time"})
+    decided_at = Timestamp(allow_none=True)
+    reported_at = Timestamp(allow_none=True)
+
+    @post_dump(pass_original=True)
+    def _scorer_and_reasons(self, data: dict, comment, **kwargs) -> dict:
+        data["scorer"] = {"name": comment.scorer_name, "version": comment.scorer_version}
+        reasons = list(comment.reasons or [])
+        if comment.open_reports:
+            reasons.append(report_reason([r.reason for r in comment.open_reports]))
+        data["reasons"] = reasons
+        return data
 
 
 class QueueOut(Schema):
@@ -142,6 +184,8 @@ class ErrorBody(Schema):
 
 
 class ErrorOut(Schema):
+    """Every error answer: ``{"error": {"code", "message", "details"}}``."""
+
     error = Nested(ErrorBody, required=True)
 
 
@@ -158,9 +202,9 @@ class BulkDecisionsOut(Schema):
 
 
 class EventOut(Schema):
-    at = String(required=True, metadata={"format": "date-time"})
+    at = Timestamp(required=True)
     actor = String(required=True)
-    action = String(required=True)
+    action = String(required=True, validate=OneOf([a.value for a in Action]))
     from_status = String(allow_none=True)
     to_status = String(allow_none=True)
     reason = String(allow_none=True)
@@ -201,7 +245,7 @@ class SharesOut(Schema):
 
 
 class CountsQuery(Lenient):
-    article_id = List(String(validate=Length(1, 128)), required=True, validate=Length(1, 100))
+    article_id = List(String(validate=Length(1, 128)), required=True, validate=Length(1, MAX_COUNT_IDS))
 
 
 class ArticleCountsOut(Schema):
@@ -214,7 +258,7 @@ class CountsOut(Schema):
 
 
 class TrendingQuery(Lenient):
-    window = String(load_default="24h", validate=OneOf(["1h", "24h", "7d"]))
+    window = String(load_default="24h", validate=OneOf(list(WINDOWS)))
     limit = Integer(load_default=10, validate=Range(1, 50))
 
 

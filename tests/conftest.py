@@ -9,11 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-import time
 import uuid
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -21,28 +17,15 @@ from redis import Redis
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from civility import runtime
 from civility.config import Settings
+from civility.infra import runtime
+from civility.infra.redis_server import RedisServer
 from civility.moderators import create_moderator
-from civility.redis_server import RedisServer
 from civility.store.db import Database, normalise_url
 from civility.store.migrate import upgrade
+from tests.helpers import WorkerProcess, make_settings, settings_env
 
-ROOT = Path(__file__).resolve().parent.parent
 TABLES = ["comment_events", "votes", "reports", "share_events", "article_activity", "comments", "moderators"]
-
-
-def wait_until(predicate, timeout: float = 20.0, interval: float = 0.05, message="condition"):
-    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            detail = message() if callable(message) else message
-            raise AssertionError(f"timed out after {timeout}s waiting for {detail}")
-        time.sleep(interval)
 
 
 # -- Redis ---------------------------------------------------------------------------------------
@@ -122,13 +105,6 @@ def sqlite_url(tmp_path):
 
 
 # -- The service ---------------------------------------------------------------------------------
-def make_settings(database_url: str, redis_url: str, redis_prefix: str, **overrides) -> Settings:
-    values = dict(database_url=database_url, redis_url=redis_url, redis_prefix=redis_prefix,
-                  scorer="profanity", rate_limits=None, sweep_interval_seconds=1)
-    values.update(overrides)
-    return Settings.from_env({}, **values)
-
-
 @pytest.fixture
 def settings_factory(database_url, redis_url, redis_prefix):
     def factory(**overrides) -> Settings:
@@ -187,10 +163,6 @@ def admin_token(db):
     return create_moderator(db, "root", "admin")
 
 
-def bearer(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}
-
-
 @pytest.fixture
 def drain(app):
     """Run queued scoring jobs in this process (an RQ SimpleWorker in burst mode)."""
@@ -207,51 +179,6 @@ def drain(app):
 
 
 # -- Real processes ------------------------------------------------------------------------------
-def settings_env(settings: Settings, **extra: str) -> dict:
-    env = dict(os.environ)
-    env.update({
-        "CIVILITY_DATABASE_URL": settings.database_url,
-        "CIVILITY_REDIS_URL": settings.redis_url,
-        "CIVILITY_REDIS_PREFIX": settings.redis_prefix,
-        "CIVILITY_SCORER": settings.scorer,
-        "CIVILITY_MODERATION_MODE": settings.moderation_mode,
-        "CIVILITY_SWEEP_INTERVAL_SECONDS": str(settings.sweep_interval_seconds),
-        "CIVILITY_SCORING_DEADLINE_SECONDS": str(settings.scoring_deadline_seconds),
-        "CIVILITY_RATE_LIMITS": "off",
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-    })
-    env.update(extra)
-    return env
-
-
-class WorkerProcess:
-    """A real ``civility worker`` in its own process group (so its RQ scheduler goes with it)."""
-
-    def __init__(self, env: dict, log_path: Path):
-        self.log_path = log_path
-        self.log = open(log_path, "wb")
-        self.process = subprocess.Popen([sys.executable, "-m", "service.cli", "worker"], env=env, cwd=ROOT,
-                                        stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-
-    def kill(self, sig=signal.SIGKILL) -> None:
-        if self.process.poll() is not None:
-            return
-        try:
-            os.killpg(self.process.pid, sig)
-            self.process.wait(20)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            # A warm shutdown that does not finish in time ends the hard way.
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(20)
-
-    def output(self) -> str:
-        self.log.flush()
-        return self.log_path.read_text(errors="replace")
-
-
 @pytest.fixture
 def worker_process(tmp_path):
     started: list[WorkerProcess] = []

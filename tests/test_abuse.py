@@ -8,9 +8,7 @@ import time
 import jwt
 import pytest
 
-from tests.conftest import bearer
-from tests.test_comments_api import ARTICLE, assert_error, post
-from tests.test_engagement_api import as_client
+from tests.helpers import ARTICLE, as_client, assert_error, bearer, post
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, wait_until
+from civility.infra.redis_server import RedisServer
+from civility.store.migrate import upgrade
+from tests.helpers import ROOT, wait_until
 
 
 def civility(*args: str, env: dict | None = None, cwd=None) -> subprocess.CompletedProcess:
@@ -64,6 +66,65 @@ def test_sweep_command_runs_against_redis(tmp_path, redis_url, redis_prefix):
     assert "re-enqueued 0" in result.stdout
 
 
+def without_civility_settings() -> dict:
+    return {k: v for k, v in os.environ.items() if not k.startswith("CIVILITY_")}
+
+
+def test_commands_beside_make_dev_find_its_redis_and_database_under_var(tmp_path):
+    # What `make dev` leaves in the checkout: var/redis.sock and var/civility.db.
+    server = RedisServer(tmp_path / "var").start()
+    try:
+        upgrade(f"sqlite:///{tmp_path / 'var' / 'civility.db'}")
+        env = without_civility_settings()
+        created = subprocess.run([sys.executable, "-m", "service.cli", "moderators", "create", "dana"], env=env,
+                                 cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert created.returncode == 0, created.stderr
+        swept = subprocess.run([sys.executable, "-m", "service.cli", "sweep"], env=env, cwd=tmp_path,
+                               capture_output=True, text=True, timeout=120)
+        assert swept.returncode == 0, swept.stderr
+        assert "re-enqueued 0" in swept.stdout
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("args,variable", [
+    (["sweep"], "CIVILITY_REDIS_URL"),  # no Redis set and no `make dev` here
+    (["worker", "--burst"], "CIVILITY_REDIS_URL"),
+])
+def test_a_missing_setting_is_one_line_naming_the_variable(tmp_path, args, variable):
+    result = subprocess.run([sys.executable, "-m", "service.cli", *args], env=without_civility_settings(),
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr and variable in result.stderr
+    assert [line for line in result.stderr.splitlines() if line.startswith("Error:")] != []
+
+
+@pytest.mark.parametrize("variable,value", [("CIVILITY_BATCH_SIZE", "many"), ("CIVILITY_MODERATION_MODE", "later"),
+                                            ("CIVILITY_THRESHOLDS", "{oops"), ("CIVILITY_WORKER_TTL", "0")])
+def test_a_wrong_setting_is_one_line_naming_the_variable(tmp_path, variable, value):
+    result = civility("sweep", env={variable: value}, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(f"Error: {variable}: ")
+
+
+def test_an_unknown_command_prints_the_usage_and_the_commands(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "service.cli", "models"], env=without_civility_settings(),
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "Usage: " in result.stderr and "No such command 'models'" in result.stderr
+    for command in ("db", "moderators", "score", "sweep", "worker"):
+        assert f"\n  {command} " in result.stderr
+
+
+def test_a_database_without_its_schema_says_to_upgrade(tmp_path, redis_url):
+    result = civility("sweep", env={"CIVILITY_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}",
+                                    "CIVILITY_REDIS_URL": redis_url}, cwd=tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "civility db upgrade" in result.stderr
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -102,7 +163,7 @@ def test_dev_runs_everything_and_leaves_no_process_behind(tmp_path, sig):
     env = {**os.environ, "CIVILITY_SCORER": "profanity", "HF_HUB_OFFLINE": "1"}
     env.pop("CIVILITY_REDIS_URL", None)
     env.pop("CIVILITY_DATABASE_URL", None)
-    log = open(tmp_path / "dev.log", "w+")
+    log = open(tmp_path / "dev.log", "w+")  # noqa: SIM115 - the dev server writes to it until the end
     dev = subprocess.Popen([sys.executable, "-m", "service.cli", "dev", "--port", str(port)], cwd=tmp_path,
                            env=env, stdout=log, stderr=subprocess.STDOUT)
     try:

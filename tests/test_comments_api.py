@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import time
+
 import jwt
 import pytest
 
-from tests.conftest import bearer
+from tests.helpers import ARTICLE, assert_error, bearer, post
 
-ARTICLE = "world/pow-exchange-2026"
 SSO_SECRET = "a-site-secret-that-is-long-enough-for-hs256"
-
-
-def post(client, body="A measured, thoughtful comment.", name="Ann", article=ARTICLE, headers=None, **extra):
-    payload = {"body": body, "author_name": name, **extra}
-    return client.post(f"/api/v1/articles/{article}/comments", json=payload, headers=headers or {})
 
 
 def test_posting_stores_a_pending_comment_with_an_edit_token(client):
@@ -197,16 +192,6 @@ def test_a_moderator_can_read_any_status_but_readers_only_published(client, mode
 
 
 # -- errors -------------------------------------------------------------------------------------
-def assert_error(response, status, code=None):
-    assert response.status_code == status, response.get_data(as_text=True)
-    error = response.json["error"]
-    assert set(error) == {"code", "message", "details"}
-    if code:
-        assert error["code"] == code
-    assert "Traceback" not in response.get_data(as_text=True)
-    return error
-
-
 def test_malformed_json_is_400(client):
     r = client.post(f"/api/v1/articles/{ARTICLE}/comments", data='{"body": ',
                     headers={"Content-Type": "application/json"})
@@ -256,6 +241,6 @@ def test_unknown_comment_is_404_and_bad_cursor_is_422(client):
 
 
 def test_database_down_is_503_with_nothing_half_written(app_factory, tmp_path):
-    client = app_factory(database_url=f"postgresql://nobody@127.0.0.1:1/none").test_client()
+    client = app_factory(database_url="postgresql://nobody@127.0.0.1:1/none").test_client()
     error = assert_error(post(client), 503)
     assert error["code"] == "database_unavailable"

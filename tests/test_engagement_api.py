@@ -8,15 +8,9 @@ import jwt
 import pytest
 from sqlalchemy import event, text
 
-from tests.conftest import bearer
-from tests.test_comments_api import ARTICLE, assert_error, post
+from tests.helpers import ARTICLE, as_client, assert_error, bearer, post
 
 SECRET = "a-site-secret-that-is-long-enough-for-hs256"
-
-
-def as_client(n: int) -> dict:
-    """Request kwargs for the n-th distinct reader (another IP and browser)."""
-    return {"environ_base": {"REMOTE_ADDR": f"198.51.100.{n}"}, "headers": {"User-Agent": f"Browser/{n}"}}
 
 
 def share(client, network="facebook", article=ARTICLE, n=1):

@@ -11,15 +11,12 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
-from civility.redis_server import RedisServer
+from civility.infra.redis_server import RedisServer
 from civility.store.models import Comment, CommentEvent
-from tests.conftest import bearer, wait_until
-from tests.test_comments_api import post
-from tests.test_moderation_api import ABUSE
+from tests.helpers import ABUSE, all_final, bearer, post, statuses, wait_until
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
-FINAL = {"published", "flagged", "rejected"}
 # Fast recovery settings for the tests; the defaults (README) recover within about two minutes.
 FAST = dict(scoring_deadline_seconds=2, sweep_interval_seconds=1, job_timeout_seconds=5, retry_intervals=(1, 1),
             max_scoring_attempts=3)
@@ -34,16 +31,6 @@ def redis_server(tmp_path):
     server = RedisServer(tmp_path / "redis").start()
     yield server
     server.stop()
-
-
-def statuses(db) -> Counter:
-    with db.read() as session:
-        return Counter(dict(session.execute(select(Comment.status, func.count()).group_by(Comment.status)).all()))
-
-
-def all_final(db, expected: int) -> bool:
-    counts = statuses(db)
-    return sum(counts.values()) == expected and sum(counts[s] for s in FINAL) == expected
 
 
 def score_events_per_comment(db) -> Counter:

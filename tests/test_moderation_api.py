@@ -6,10 +6,7 @@ import threading
 
 import pytest
 
-from tests.conftest import bearer
-from tests.test_comments_api import ARTICLE, assert_error, post
-
-ABUSE = "you are a fucking idiot and a piece of shit"
+from tests.helpers import ABUSE, ARTICLE, assert_error, bearer, post
 
 ROUTES = [
     ("get", "/api/v1/moderation/queue", None),

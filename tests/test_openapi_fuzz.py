@@ -15,7 +15,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from civility.moderators import create_moderator
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -44,7 +44,8 @@ def test_schemathesis_finds_no_5xx_no_schema_breaks_no_stack_traces(live_api, tm
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.schemathesis_hooks", "PYTHONPATH": str(ROOT)}
     result = subprocess.run(
         [sys.executable, "-m", "schemathesis.cli", "run", f"{base}/openapi.json", "--checks", CHECKS,
-         "--max-examples", "100", "--include-path-regex", "^/api/v1/", "--seed", "1", "--phases", "examples,coverage,fuzzing",
+         "--max-examples", "100", "--include-path-regex", "^/api/v1/", "--seed", "1",
+         "--phases", "examples,coverage,fuzzing",
          "-H", f"Authorization: Bearer {token}", "--no-color"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
     )

@@ -8,9 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from civility.store.models import Comment
-from tests.conftest import wait_until
-from tests.test_comments_api import post
-from tests.test_faults import all_final
+from tests.helpers import all_final, post, wait_until
 
 pytestmark = [pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
               pytest.mark.skipif(not os.environ.get("CIVILITY_MEASURE_RECOVERY"),

@@ -23,7 +23,7 @@ def test_detoxify_returns_every_label_per_text_in_input_order(detoxify_scorer):
         assert all(isinstance(v, float) and 0.0 <= v <= 1.0 for v in scores.values())
     # Sorting by length inside the scorer must not reorder results: each text scores as it does alone.
     alone = [detoxify_scorer.score([t])[0] for t in texts]
-    for batched, single in zip(results, alone):
+    for batched, single in zip(results, alone, strict=True):
         assert batched == pytest.approx(single, abs=1e-4)
 
 

@@ -7,14 +7,13 @@ from datetime import timedelta
 import pytest
 from rq import Queue
 
-from civility import runtime
-from civility.jobqueue import ScoringQueue
+from civility.infra import runtime
+from civility.infra.jobqueue import ScoringQueue
 from civility.scoring import score_pending
 from civility.store.comments import CommentRepository
 from civility.store.models import utcnow
 from civility.sweeper import sweep
-from tests.conftest import bearer
-from tests.test_comments_api import ARTICLE, post
+from tests.helpers import ARTICLE, bearer, post
 from workers import jobs
 
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import bearer, wait_until
-from tests.test_comments_api import ARTICLE, post
-from tests.test_moderation_api import ABUSE
+from tests.helpers import ABUSE, ARTICLE, bearer, post, wait_until
 
 
 def comment_status(client, token, comment_id):
@@ -50,7 +48,7 @@ def test_worker_sweeps_comments_whose_job_was_lost(app_factory, worker_process, 
         redis_client.delete(key)
     worker_process(settings)
     for comment_id in created:
-        wait_until(lambda: comment_status(client, moderator_token, comment_id) == "published", 60,
+        wait_until(lambda cid=comment_id: comment_status(client, moderator_token, cid) == "published", 60,
                    message="the sweeper to re-enqueue a lost comment")
 
 

@@ -6,7 +6,7 @@ import logging
 
 from rq import get_current_job
 
-from civility import runtime
+from civility.infra import runtime
 from civility.scoring import mark_scoring_failed, score_pending
 
 log = logging.getLogger(__name__)

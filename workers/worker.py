@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -10,19 +11,15 @@ import uuid
 
 from rq import Queue, SimpleWorker
 
-from civility import runtime
-from civility.jobqueue import ScoringQueue
-from civility.presence import announce
+from civility.infra import runtime
+from civility.infra.jobqueue import ScoringQueue
+from civility.infra.presence import announce
 from civility.sweeper import sweep
 from workers.jobs import get_scorer
 
 log = logging.getLogger(__name__)
 
-# Recovery after a worker is SIGKILLed: its heartbeat lapses after WORKER_TTL, and the next
-# maintenance pass (every MAINTENANCE_INTERVAL) on a live worker re-queues its started job.
-# The sweeper is the second net: anything unscored SCORING_DEADLINE after submission is re-enqueued.
-WORKER_TTL = int(os.environ.get("CIVILITY_WORKER_TTL", "35"))
-MAINTENANCE_INTERVAL = int(os.environ.get("CIVILITY_MAINTENANCE_INTERVAL", "30"))
+# RQ's heartbeat while a job runs; the worker TTL and maintenance interval are settings.
 JOB_MONITORING_INTERVAL = 10
 
 
@@ -45,10 +42,8 @@ class Sweeper(threading.Thread):
             try:
                 sweep(rt.db, rt.settings, ScoringQueue(rt.redis, rt.settings))
             finally:
-                try:
+                with contextlib.suppress(Exception):  # the lock expires by itself
                     lock.release()
-                except Exception:  # noqa: BLE001 - the lock expires by itself
-                    pass
 
     def run(self) -> None:
         interval = runtime.current().settings.sweep_interval_seconds
@@ -66,8 +61,10 @@ def run_worker(burst: bool = False) -> bool:
     name = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     details = info.as_dict() | {"worker": name, "pid": os.getpid()}
     queue = Queue(rt.settings.rq_queue_name(), connection=rt.redis)
-    worker = SimpleWorker([queue], connection=rt.redis, name=name, worker_ttl=WORKER_TTL,
-                          maintenance_interval=MAINTENANCE_INTERVAL,
+    # Recovery after a worker is SIGKILLed: its heartbeat lapses after the worker TTL, and the next
+    # maintenance pass on a live worker re-queues its started job. The sweeper is the second net.
+    worker = SimpleWorker([queue], connection=rt.redis, name=name, worker_ttl=rt.settings.worker_ttl,
+                          maintenance_interval=rt.settings.maintenance_interval,
                           job_monitoring_interval=JOB_MONITORING_INTERVAL)
     sweeper = Sweeper(name, details)
     if burst:
@@ -78,7 +75,5 @@ def run_worker(burst: bool = False) -> bool:
         return worker.work(burst=burst, with_scheduler=not burst, logging_level="INFO")
     finally:
         sweeper.stopped.set()
-        try:
+        with contextlib.suppress(Exception):  # the announcement expires by itself
             rt.redis.delete(f"{rt.settings.redis_prefix}:worker:{name}")
-        except Exception:  # noqa: BLE001
-            pass

@@ -1,15 +1,20 @@
-"""The comment repository: every query the service layer needs, and nothing else touches SQL."""
+"""The comment repository: the queries on comments and their history."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from civility.statuses import Status
+from civility.statuses import Action, Status
+from civility.store.engagement import EngagementRepository
 from civility.store.models import Comment, CommentEvent, UTCDateTime
+
+if TYPE_CHECKING:
+    from civility.lifecycle import Event
 
 REPLY_PREVIEW = 3
 
@@ -27,7 +32,7 @@ class QueueFilter:
     min_score: float | None = None
     sort: str = "score"
     limit: int = 50
-    after: list | None = None
+    after: list[Any] | None = None
 
 
 class CommentRepository:
@@ -36,7 +41,7 @@ class CommentRepository:
         # Pre-moderation hides a published comment from readers once enough readers reported it.
         self.hide_reported = hide_reported
 
-    def visible(self, comment=Comment):
+    def visible(self, comment: Any = Comment) -> Any:
         """The filter for what readers may see."""
         condition = comment.status == Status.PUBLISHED
         if self.hide_reported:
@@ -58,23 +63,24 @@ class CommentRepository:
             stmt = stmt.with_for_update()
         return self.session.scalars(stmt).first()
 
-    def get_many(self, ids: list[int]) -> dict[int, Comment]:
+    def get_many(self, ids: list[int], *, for_update: bool = False) -> dict[int, Comment]:
+        """Comments by id. ``for_update`` locks the rows, in id order so that writers never deadlock."""
         if not ids:
             return {}
-        return {c.id: c for c in self.session.scalars(select(Comment).where(Comment.id.in_(ids)))}
+        stmt = select(Comment).where(Comment.id.in_(ids)).order_by(Comment.id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return {c.id: c for c in self.session.scalars(stmt)}
 
-    def compare_and_set(self, comment_id: int, expected_version: int, **values) -> bool:
-        """Apply ``values`` only if nobody changed the comment since ``expected_version`` was read."""
-        result = self.session.execute(
-            update(Comment)
-            .where(Comment.id == comment_id, Comment.version == expected_version)
-            .values(version=Comment.version + 1, **values)
-            .execution_options(synchronize_session=False)
-        )
-        return result.rowcount == 1
+    def count_recent_repeats(self, client_hash: str, body: str, since: datetime) -> int:
+        """Comments with exactly this text from this client since ``since`` (the spam heuristic)."""
+        return self.session.scalars(
+            select(func.count()).where(Comment.client_hash == client_hash, Comment.body == body,
+                                       Comment.created_at >= since)
+        ).one()
 
     # -- public thread -------------------------------------------------------------------------
-    def _visible_top_level(self, article_id: str):
+    def _visible_top_level(self, article_id: str) -> Any:
         reply = aliased(Comment)
         has_visible_reply = exists().where(reply.parent_id == Comment.id, self.visible(reply))
         return and_(
@@ -83,7 +89,7 @@ class CommentRepository:
             or_(self.visible(), and_(Comment.status == Status.DELETED, has_visible_reply)),
         )
 
-    def top_level_page(self, article_id: str, sort: str, limit: int, after: list | None) -> list[Comment]:
+    def top_level_page(self, article_id: str, sort: str, limit: int, after: list[Any] | None) -> list[Comment]:
         stmt = select(Comment).where(self._visible_top_level(article_id))
         if sort == "oldest":
             order = [Comment.id.asc()]
@@ -122,7 +128,7 @@ class CommentRepository:
         )
         result: dict[int, list[Comment]] = {pid: [] for pid in parent_ids}
         for reply in self.session.scalars(stmt):
-            result[reply.parent_id].append(reply)
+            result[reply.parent_id or 0].append(reply)
         return result
 
     def reply_counts(self, parent_ids: list[int]) -> dict[int, int]:
@@ -134,10 +140,10 @@ class CommentRepository:
             .group_by(Comment.parent_id)
         )
         counts = dict.fromkeys(parent_ids, 0)
-        counts.update({pid: n for pid, n in rows})
+        counts.update({parent_id: n for parent_id, n in rows.tuples() if parent_id is not None})
         return counts
 
-    def replies_page(self, parent_id: int, limit: int, after: list | None) -> list[Comment]:
+    def replies_page(self, parent_id: int, limit: int, after: list[Any] | None) -> list[Comment]:
         stmt = select(Comment).where(Comment.parent_id == parent_id, self.visible())
         if after:
             stmt = stmt.where(Comment.id > after[0])
@@ -153,25 +159,29 @@ class CommentRepository:
             .group_by(Comment.article_id)
         )
         counts = dict.fromkeys(article_ids, 0)
-        counts.update(dict(rows.all()))
+        counts.update(dict(rows.tuples().all()))
         return counts
 
     # -- history -------------------------------------------------------------------------------
-    def add_event(self, comment_id: int, actor: str, action: str, from_status: str | None,
-                  to_status: str | None, reason: str | None = None, scores: dict | None = None,
-                  details: dict | None = None, at: datetime | None = None) -> None:
-        event = CommentEvent(comment_id=comment_id, actor=actor, action=action, from_status=from_status,
-                             to_status=to_status, reason=reason, scores=scores, details=details)
-        if at is not None:
-            event.at = at
-        self.session.add(event)
+    def record(self, comment: Comment, event: Event) -> None:
+        """Write a life-cycle event to the history, and count a first publication for trending."""
+        self.add_event(comment.id, event)
+        if event.first_publication:
+            EngagementRepository(self.session).count_publication(comment.article_id, event.at)
+
+    def add_event(self, comment_id: int, event: Event) -> None:
+        self.session.add(CommentEvent(
+            comment_id=comment_id, at=event.at, actor=event.actor, action=event.action,
+            from_status=event.from_status, to_status=event.to_status, reason=event.reason,
+            scores=event.scores, details=event.details,
+        ))
 
     def events(self, comment_id: int) -> list[CommentEvent]:
         stmt = select(CommentEvent).where(CommentEvent.comment_id == comment_id).order_by(CommentEvent.id)
         return list(self.session.scalars(stmt))
 
     # -- scoring -------------------------------------------------------------------------------
-    def _wants_score(self, now: datetime):
+    def _wants_score(self, now: datetime) -> Any:
         return and_(
             Comment.score_due_at.is_not(None),
             Comment.scored_revision < Comment.revision,
@@ -192,7 +202,7 @@ class CommentRepository:
         else:
             stmt = stmt.order_by(Comment.id)
         stmt = stmt.limit(limit)
-        if self.session.bind.dialect.name == "postgresql":
+        if self.session.get_bind().dialect.name == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True)
         ids = list(self.session.scalars(stmt))
         if not ids:
@@ -222,6 +232,7 @@ class CommentRepository:
 
     # -- moderation queue ----------------------------------------------------------------------
     def queue_page(self, f: QueueFilter) -> list[Comment]:
+        stmt: Any
         if f.status == "reported":
             stmt = select(Comment).where(Comment.reported_at.is_not(None),
                                          Comment.status.in_([Status.PUBLISHED, Status.FLAGGED]))
@@ -253,7 +264,7 @@ class CommentRepository:
     def status_counts(self) -> dict[str, int]:
         rows = self.session.execute(select(Comment.status, func.count()).group_by(Comment.status))
         counts = {s.value: 0 for s in Status}
-        counts.update(dict(rows.all()))
+        counts.update(dict(rows.tuples().all()))
         counts["reported"] = self.session.scalars(
             select(func.count()).where(Comment.reported_at.is_not(None),
                                        Comment.status.in_([Status.PUBLISHED, Status.FLAGGED]))).one()
@@ -262,11 +273,11 @@ class CommentRepository:
     def decisions_since(self, since: datetime) -> dict[str, int]:
         rows = self.session.execute(
             select(CommentEvent.action, func.count())
-            .where(CommentEvent.at >= since, CommentEvent.action.in_(["approve", "reject"]))
+            .where(CommentEvent.at >= since, CommentEvent.action.in_([Action.APPROVE, Action.REJECT]))
             .group_by(CommentEvent.action)
         )
-        counts = {"approve": 0, "reject": 0}
-        counts.update(dict(rows.all()))
+        counts = {Action.APPROVE.value: 0, Action.REJECT.value: 0}
+        counts.update(dict(rows.tuples().all()))
         return counts
 
     def recent_latencies(self, since: datetime, limit: int = 1000) -> list[float]:

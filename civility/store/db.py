@@ -5,11 +5,12 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,7 +22,8 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, pool_size: int | None = None) -> Engine:
+    """``pool_size`` (PostgreSQL): connections kept per process; None keeps SQLAlchemy's default."""
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -50,12 +52,10 @@ def make_engine(url: str) -> Engine:
             dbapi_connection.isolation_level = None
 
         return engine
-    return create_engine(
-        url,
-        pool_pre_ping=True,
-        pool_size=int(os.environ.get("CIVILITY_DB_POOL_SIZE", "5")),
-        connect_args={"connect_timeout": 5},
-    )
+    options: dict[str, Any] = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 5}}
+    if pool_size is not None:
+        options["pool_size"] = pool_size
+    return create_engine(url, **options)
 
 
 class SQLiteWriteLock:
@@ -85,9 +85,9 @@ class SQLiteWriteLock:
 
 
 class Database:
-    def __init__(self, url: str):
+    def __init__(self, url: str, pool_size: int | None = None):
         self.url = normalise_url(url)
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, pool_size)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         parsed = make_url(self.url)
         self._write_lock = None
@@ -109,6 +109,11 @@ class Database:
     def read(self) -> Iterator[Session]:
         with self._sessions() as session:
             yield session
+
+    def ping(self) -> None:
+        """Raises if the database cannot be reached (readiness)."""
+        with self._sessions() as session:
+            session.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
         self.engine.dispose()

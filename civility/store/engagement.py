@@ -23,7 +23,7 @@ class EngagementRepository:
         self.session = session
 
     def _insert(self, table):
-        dialect = self.session.bind.dialect.name
+        dialect = self.session.get_bind().dialect.name
         return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
 
     # -- activity aggregates ----------------------------------------------------------------------
@@ -33,11 +33,9 @@ class EngagementRepository:
                                           set_={"count": ArticleActivity.count + n})
         self.session.execute(stmt)
 
-    def record_publication(self, comment: Comment, at: datetime) -> None:
-        """Count a comment for trending the first time it is published."""
-        if comment.published_at is None:
-            comment.published_at = at
-            self.bump_activity(comment.article_id, at, COMMENT_KIND)
+    def count_publication(self, article_id: str, at: datetime) -> None:
+        """Count a comment's first publication for trending."""
+        self.bump_activity(article_id, at, COMMENT_KIND)
 
     def share_counts(self, article_ids: list[str]) -> dict[str, dict[str, int]]:
         """Shares per network for each article, in one query."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
@@ -22,7 +23,7 @@ Id = BigInteger().with_variant(Integer, "sqlite")
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class UTCDateTime(TypeDecorator):
@@ -33,15 +34,15 @@ class UTCDateTime(TypeDecorator):
         if value is not None and value.tzinfo is None:
             raise ValueError("naive datetime")
         if value is not None and dialect.name == "sqlite":
-            return value.astimezone(timezone.utc).replace(tzinfo=None)
+            return value.astimezone(UTC).replace(tzinfo=None)
         return value
 
     def process_result_value(self, value, dialect):
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -50,6 +51,8 @@ class Base(DeclarativeBase):
 
 class Comment(Base):
     __tablename__ = "comments"
+    # The annotated plain attributes at the end are not columns.
+    __allow_unmapped__ = True
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     article_id: Mapped[str] = mapped_column(String(128))
@@ -100,6 +103,13 @@ class Comment(Base):
         Index("ix_comments_reported", "reported_at"),
         Index("ix_comments_client", "client_hash", "created_at"),
     )
+
+    # Not stored: what a service attaches for the response it serves (reply count and first replies
+    # on a page, open reports in moderation views, and the edit token of a comment just created).
+    reply_count: int = 0
+    replies: Sequence[Comment] = ()
+    open_reports: Sequence[Report] = ()
+    edit_token: str | None = None
 
     @property
     def needs_score(self) -> bool:

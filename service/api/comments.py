@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from apiflask import APIBlueprint
 
-from service.auth import author_credentials, client_hash, moderator_is_calling, optional_reader
+from civility.statuses import Status
 from service.api import COMMENT_ID as ID
+from service.auth import author_credentials, client_hash, moderator_is_calling, optional_reader
 from service.context import services
 from service.limits import rate_limited
 from service.schemas import (
@@ -19,7 +20,6 @@ from service.schemas import (
     ThreadOut,
     ThreadQuery,
 )
-from service.serialize import comment_json
 
 bp = APIBlueprint("comments", __name__, url_prefix="/api/v1", tag="Comments")
 
@@ -34,12 +34,11 @@ ERRORS = {400: ErrorOut, 401: ErrorOut, 404: ErrorOut, 413: ErrorOut, 415: Error
         responses={201: "Published at once (post-moderation mode)", **{k: "Error" for k in ERRORS}})
 @rate_limited("comment")
 def create_comment(article_id: str, data: dict):
-    comment, edit_token = services().comments.create(
+    comment = services().comments.create(
         article_id, data["body"], data.get("author_name"), data.get("parent_id"),
         optional_reader(), client_hash(),
     )
-    body = comment_json(comment) | {"edit_token": edit_token}
-    return body, 202 if comment.status == "pending" else 201
+    return comment, 202 if comment.status == Status.PENDING else 201
 
 
 @bp.get("/articles/<path:article_id>/comments")
@@ -47,13 +46,7 @@ def create_comment(article_id: str, data: dict):
 @bp.output(ThreadOut)
 @bp.doc(summary="Published comments of an article, each with its first replies")
 def list_comments(article_id: str, query: dict):
-    page = services().comments.thread(article_id, query["sort"], query["limit"], query["cursor"])
-    items = []
-    for c in page.items:
-        item = comment_json(c, page.reply_counts.get(c.id, 0))
-        item["replies"] = [comment_json(r) for r in page.replies.get(c.id, [])]
-        items.append(item)
-    return {"items": items, "next_cursor": page.next_cursor, "total": page.total}
+    return services().comments.thread(article_id, query["sort"], query["limit"], query["cursor"])
 
 
 @bp.get(f"/comments/{ID}")
@@ -63,8 +56,7 @@ def list_comments(article_id: str, query: dict):
 def get_comment(comment_id: int):
     moderator = moderator_is_calling()
     creds = None if moderator else author_credentials()
-    comment, replies = services().comments.get(comment_id, moderator=moderator, creds=creds)
-    return comment_json(comment, replies)
+    return services().comments.get(comment_id, moderator=moderator, creds=creds)
 
 
 @bp.get(f"/comments/{ID}/replies")
@@ -72,8 +64,7 @@ def get_comment(comment_id: int):
 @bp.output(RepliesOut)
 @bp.doc(summary="More replies of one comment, oldest first")
 def list_replies(comment_id: int, query: dict):
-    page = services().comments.replies(comment_id, query["limit"], query["cursor"])
-    return {"items": [comment_json(r) for r in page.items], "next_cursor": page.next_cursor}
+    return services().comments.replies(comment_id, query["limit"], query["cursor"])
 
 
 @bp.patch(f"/comments/{ID}")
@@ -83,8 +74,7 @@ def list_replies(comment_id: int, query: dict):
         responses={k: "Error" for k in (401, 403, 404, 409, 422)})
 @rate_limited("edit")
 def edit_comment(comment_id: int, data: dict):
-    comment = services().comments.edit(comment_id, data["body"], author_credentials())
-    return comment_json(comment)
+    return services().comments.edit(comment_id, data["body"], author_credentials())
 
 
 @bp.delete(f"/comments/{ID}")

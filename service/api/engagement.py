@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from apiflask import APIBlueprint
-from flask import jsonify
 
 from civility.engagement import Client
-from service.auth import client_hash, optional_reader
 from service.api import COMMENT_ID as ID
+from service.auth import client_hash, optional_reader
 from service.context import services
 from service.limits import rate_limited
 from service.schemas import (
@@ -37,9 +36,7 @@ def current_client() -> Client:
 @bp.doc(summary="Record a share; a repeat from the same client inside the window is not counted again")
 @rate_limited("share")
 def share(article_id: str, data: dict):
-    response = jsonify(services().engagement.share(article_id, data["network"], current_client()))
-    response.status_code = 202
-    return response
+    return services().engagement.share(article_id, data["network"], current_client()), 202
 
 
 @bp.get("/articles/<path:article_id>/shares")
@@ -54,8 +51,7 @@ def shares(article_id: str):
 @bp.output(CountsOut)
 @bp.doc(summary="Comment and share counts for up to 100 articles (repeat article_id)")
 def counts(query: dict):
-    # Returned as a ready Response: dumping 100 entries through marshmallow costs more than the queries.
-    return jsonify(services().engagement.counts(query["article_id"]))
+    return services().engagement.counts(query["article_id"])
 
 
 @bp.get("/trending")

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from apiflask import APIBlueprint
 
-from civility.comments import check_article_id
-from service.auth import current_moderator, moderator_auth
 from service.api import COMMENT_ID as ID
+from service.auth import current_moderator, moderator_auth
 from service.context import services
 from service.schemas import (
     BulkDecisionsIn,
@@ -18,8 +17,6 @@ from service.schemas import (
     QueueQuery,
     StatsOut,
 )
-from service.serialize import event_json, moderation_item_json
-from civility.presence import live_workers
 
 bp = APIBlueprint("moderation", __name__, url_prefix="/api/v1/moderation", tag="Moderation")
 
@@ -30,11 +27,7 @@ bp = APIBlueprint("moderation", __name__, url_prefix="/api/v1/moderation", tag="
 @bp.output(QueueOut)
 @bp.doc(summary="Comments waiting for (or open to) a moderator's decision")
 def queue(query: dict):
-    if query["article_id"] is not None:
-        check_article_id(query["article_id"])
-    page = services().moderation.queue(**query)
-    return {"items": [moderation_item_json(i) for i in page.items], "next_cursor": page.next_cursor,
-            "counts": page.counts}
+    return services().moderation.queue(**query)
 
 
 @bp.post(f"/comments/{ID}/decision")
@@ -45,9 +38,8 @@ def queue(query: dict):
         responses={404: "Not found", 409: "Stale version, or another moderator decided first",
                    403: "Reversing another moderator's decision needs the admin role"})
 def decide(comment_id: int, data: dict):
-    item = services().moderation.decide(comment_id, data["action"], current_moderator(),
+    return services().moderation.decide(comment_id, data["action"], current_moderator(),
                                         data["reason"], data["version"])
-    return moderation_item_json(item)
 
 
 @bp.post("/decisions")
@@ -56,11 +48,7 @@ def decide(comment_id: int, data: dict):
 @bp.output(BulkDecisionsOut)
 @bp.doc(summary="Up to 500 decisions; each gets its own result")
 def decide_many(data: dict):
-    results = services().moderation.decide_many(data["decisions"], current_moderator())
-    for result in results:
-        if "item" in result:
-            result["item"] = moderation_item_json(result["item"])
-    return {"results": results}
+    return {"results": services().moderation.decide_many(data["decisions"], current_moderator())}
 
 
 @bp.get(f"/comments/{ID}/history")
@@ -68,8 +56,7 @@ def decide_many(data: dict):
 @bp.output(HistoryOut)
 @bp.doc(summary="Every event in a comment's life", responses={404: "Not found"})
 def history(comment_id: int):
-    events = services().moderation.history(comment_id)
-    return {"comment_id": comment_id, "events": [event_json(e) for e in events]}
+    return {"comment_id": comment_id, "events": services().moderation.history(comment_id)}
 
 
 @bp.get("/stats")
@@ -77,11 +64,4 @@ def history(comment_id: int):
 @bp.output(StatsOut)
 @bp.doc(summary="Queue sizes, recent decisions, scoring backlog and latency, scorer")
 def stats():
-    svc = services()
-    result = svc.moderation.stats()
-    workers = live_workers(svc.redis, svc.settings)
-    result["workers"] = workers
-    if workers:
-        result["scorer"] = {**result["scorer"], **{k: workers[0].get(k) for k in ("name", "version", "fallback")}}
-    result["scoring"]["queue_depth"] = svc.scoring_queue.depth()
-    return result
+    return services().moderation.stats()

@@ -14,7 +14,7 @@ import signal
 import threading
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -24,7 +24,7 @@ from redis import Redis
 from werkzeug.serving import make_server
 
 from tests.browser.support import ABUSE, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, sync_api
-from tests.conftest import WorkerProcess, make_settings, settings_env, wait_until
+from tests.helpers import WorkerProcess, make_settings, settings_env, wait_until
 
 # -- the embedding news site (another origin) ----------------------------------------------------
 HOST_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>
@@ -44,7 +44,7 @@ class HostSite:
         site = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - http.server's naming
+            def do_GET(self):
                 site.requests.append(self.path)
                 url = urlsplit(self.path)
                 if url.path != "/article":
@@ -183,6 +183,39 @@ def live(tmp_path_factory, redis_url, session_prefix):
         client.close()
 
 
+@dataclass
+class Sibling:
+    """A second API server on the live service's database, Redis and worker, with other settings."""
+
+    base: str
+    host: HostSite  # a news site on its allowlist
+
+
+@pytest.fixture
+def sibling(live):
+    """`sibling(edit_window_seconds=5)` -> a Sibling whose app runs with those settings changed."""
+    from service import create_app
+
+    started = []
+
+    def factory(**overrides) -> Sibling:
+        host = HostSite()
+        app = create_app(replace(live.settings, allowed_origins=(host.origin,), **overrides))
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        host.api_origin = f"http://127.0.0.1:{server.server_port}"
+        started.append((app, server, host))
+        return Sibling(base=host.api_origin, host=host)
+
+    yield factory
+    for app, server, host in started:
+        server.shutdown()
+        server.server_close()
+        host.close()
+        app.extensions["civility"].db.dispose()
+        app.extensions["civility"].redis.close()
+
+
 def _wait_ready(base: str, worker: WorkerProcess) -> None:
     def ready():
         try:
@@ -231,8 +264,9 @@ def open_tab(chromium, live):
     """`open_tab()` -> a Tab in a fresh browser context (its own storage: another reader)."""
     contexts = []
 
-    def factory(viewport=None) -> Tab:
-        context = chromium.new_context(viewport=viewport or {"width": 1100, "height": 900})
+    def factory(viewport=None, bypass_csp=False) -> Tab:
+        # bypass_csp: only for tests that inject a script of their own (axe-core) into a CSP-locked page.
+        context = chromium.new_context(viewport=viewport or {"width": 1100, "height": 900}, bypass_csp=bypass_csp)
         context.set_default_timeout(TIMEOUT_MS)
         # The sandbox has no internet, and a test must never reach out: anything off loopback is cut.
         context.route(lambda url: not LOOPBACK.match(url), lambda route: route.abort())

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from importlib.metadata import version as package_version
 from pathlib import Path
-from typing import Sequence
 
 from civility.config import Settings
 

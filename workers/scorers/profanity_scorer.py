@@ -6,8 +6,8 @@ phrased politely. Comments it scored say so in their ``scorer`` field.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from importlib.metadata import version as package_version
-from typing import Sequence
 
 
 class ProfanityScorer:

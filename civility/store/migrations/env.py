@@ -7,7 +7,7 @@ config = context.config
 
 
 def run_migrations() -> None:
-    url = config.get_main_option("sqlalchemy.url")
+    url = config.get_main_option("sqlalchemy.url") or ""
     connectable = config.attributes.get("connection") or make_engine(url)
     if hasattr(connectable, "connect"):
         with connectable.connect() as connection:

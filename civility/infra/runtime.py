@@ -1,4 +1,4 @@
-"""Process-wide handles built once from the environment: settings, database, Redis."""
+"""Process-wide handles built once from the settings: the database and Redis."""
 
 from __future__ import annotations
 
@@ -13,13 +13,15 @@ def redis_from_url(url: str) -> Redis:
     return Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30)
 
 
+def database(settings: Settings) -> Database:
+    return Database(settings.database_url, pool_size=settings.db_pool_size)
+
+
 class Runtime:
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.db = Database(settings.database_url)
-        if not settings.redis_url:
-            raise RuntimeError("CIVILITY_REDIS_URL is not set (make dev sets it for the embedded Redis)")
-        self.redis = redis_from_url(settings.redis_url)
+        self.db = database(settings)
+        self.redis = redis_from_url(settings.require_redis_url())
 
     def close(self) -> None:
         self.db.dispose()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from redis import Redis
 from rq import Queue, Retry
@@ -51,7 +51,7 @@ class ScoringQueue:
             if status == JobStatus.SCHEDULED:
                 # A retry whose time passed long ago means no scheduler is running to enqueue it.
                 due = ScheduledJobRegistry(queue=self.queue).get_scheduled_time(job_id)
-                return due > datetime.now(timezone.utc) - timedelta(seconds=STUCK_AFTER_SECONDS)
+                return due > datetime.now(UTC) - timedelta(seconds=STUCK_AFTER_SECONDS)
         except NoSuchJobError:
             return False
         return status in ACTIVE

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from redis import Redis
 
@@ -17,7 +18,7 @@ def announce(redis: Redis, settings: Settings, name: str, info: dict, ttl: int) 
     redis.set(worker_key(settings, name), json.dumps(info), ex=ttl)
 
 
-def live_workers(redis: Redis, settings: Settings) -> list[dict]:
+def live_workers(redis: Redis, settings: Settings) -> list[dict[str, Any]]:
     keys = sorted(redis.scan_iter(match=worker_key(settings, "*"), count=100))
-    values = redis.mget(keys) if keys else []
+    values: list[Any] = redis.mget(keys) if keys else []  # type: ignore[assignment]
     return [json.loads(v) for v in values if v]

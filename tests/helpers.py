@@ -1,0 +1,129 @@
+"""Helpers shared by the tests: requests, polling, settings and real worker processes.
+
+Test modules import from here (never from each other or from conftest); fixtures live in conftest.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from civility.config import Settings
+from civility.store.models import Comment
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTICLE = "world/pow-exchange-2026"
+ABUSE = "you are a fucking idiot and a piece of shit"
+FINAL = {"published", "flagged", "rejected"}
+
+
+def wait_until(predicate, timeout: float = 20.0, interval: float = 0.05, message="condition"):
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            detail = message() if callable(message) else message
+            raise AssertionError(f"timed out after {timeout}s waiting for {detail}")
+        time.sleep(interval)
+
+
+# -- requests through Flask's test client ----------------------------------------------------------
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def post(client, body="A measured, thoughtful comment.", name="Ann", article=ARTICLE, headers=None, **extra):
+    payload = {"body": body, "author_name": name, **extra}
+    return client.post(f"/api/v1/articles/{article}/comments", json=payload, headers=headers or {})
+
+
+def as_client(n: int) -> dict:
+    """Request kwargs for the n-th distinct reader (another IP and browser)."""
+    return {"environ_base": {"REMOTE_ADDR": f"198.51.100.{n}"}, "headers": {"User-Agent": f"Browser/{n}"}}
+
+
+def assert_error(response, status, code=None):
+    """The contract's error shape, with this status (and code), and never a stack trace."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    error = response.json["error"]
+    assert set(error) == {"code", "message", "details"}
+    if code:
+        assert error["code"] == code
+    assert "Traceback" not in response.get_data(as_text=True)
+    return error
+
+
+# -- the database --------------------------------------------------------------------------------
+def statuses(db) -> Counter:
+    with db.read() as session:
+        return Counter(dict(session.execute(select(Comment.status, func.count()).group_by(Comment.status)).all()))
+
+
+def all_final(db, expected: int) -> bool:
+    """Exactly ``expected`` comments, each decided (published, flagged or rejected)."""
+    counts = statuses(db)
+    return sum(counts.values()) == expected and sum(counts[s] for s in FINAL) == expected
+
+
+# -- settings and real processes -----------------------------------------------------------------
+def make_settings(database_url: str, redis_url: str, redis_prefix: str, **overrides) -> Settings:
+    values = dict(database_url=database_url, redis_url=redis_url, redis_prefix=redis_prefix,
+                  scorer="profanity", rate_limits=None, sweep_interval_seconds=1)
+    values.update(overrides)
+    return Settings.from_env({}, **values)
+
+
+def settings_env(settings: Settings, **extra: str) -> dict:
+    """The environment a child process needs to run with ``settings``."""
+    env = dict(os.environ)
+    env.update({
+        "CIVILITY_DATABASE_URL": settings.database_url,
+        "CIVILITY_REDIS_URL": settings.redis_url,
+        "CIVILITY_REDIS_PREFIX": settings.redis_prefix,
+        "CIVILITY_SCORER": settings.scorer,
+        "CIVILITY_MODERATION_MODE": settings.moderation_mode,
+        "CIVILITY_SWEEP_INTERVAL_SECONDS": str(settings.sweep_interval_seconds),
+        "CIVILITY_SCORING_DEADLINE_SECONDS": str(settings.scoring_deadline_seconds),
+        "CIVILITY_RATE_LIMITS": "off",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+    })
+    env.update(extra)
+    return env
+
+
+class WorkerProcess:
+    """A real ``civility worker`` in its own process group (so its RQ scheduler goes with it)."""
+
+    def __init__(self, env: dict, log_path: Path):
+        self.log_path = log_path
+        self.log = open(log_path, "wb")  # noqa: SIM115 - stays open for the process's lifetime
+        self.process = subprocess.Popen([sys.executable, "-m", "service.cli", "worker"], env=env, cwd=ROOT,
+                                        stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def kill(self, sig=signal.SIGKILL) -> None:
+        if self.process.poll() is not None:
+            return
+        try:
+            os.killpg(self.process.pid, sig)
+            self.process.wait(20)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            # A warm shutdown that does not finish in time ends the hard way.
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(20)
+
+    def output(self) -> str:
+        self.log.flush()
+        return self.log_path.read_text(errors="replace")
