@@ -34,13 +34,24 @@ dev: install
 	$(BIN)/civility dev --port $(PORT)
 
 # Debian's chromium for the browser tests; Playwright cannot download its own browsers here.
+# axe-core (pinned) for their accessibility checks, from npm into $(VENV)/axe; skipped when present.
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; }
+	@grep -qs '"version": "4.10.3"' $(VENV)/axe/node_modules/axe-core/package.json || { \
+	  command -v npm >/dev/null 2>&1 || { \
+	    if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq npm >/dev/null; \
+	    else sudo apt-get update -qq && sudo apt-get install -y -qq npm >/dev/null; fi; }; \
+	  npm install --no-save --no-audit --no-fund --silent --prefix $(VENV)/axe axe-core@4.10.3; }
 
 test: install-test browser
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Refreshes docs/screenshots/*.png; `make test` writes its screenshots into a temporary folder.
+screenshots: install-test browser
+	CIVILITY_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
+	  $(BIN)/python -m pytest -rs tests/browser/test_screenshots.py
 
 # ruff (style, import order, bugbear) over the code and mypy over the domain package.
 lint: install-lint

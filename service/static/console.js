@@ -350,7 +350,7 @@
   });
   function showTab(tab) {
     tabs.forEach(function (t) { var on = t === tab; t.setAttribute("aria-selected", String(on)); t.tabIndex = on ? 0 : -1; });
-    $("queue").setAttribute("aria-labelledby", tab.id);
+    $("queue-panel").setAttribute("aria-labelledby", tab.id);
     state.status = tab.getAttribute("data-status");
     reload();
   }

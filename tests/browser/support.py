@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 import uuid
 from datetime import datetime
+from pathlib import Path
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+# `make screenshots` points this at docs/screenshots; otherwise the pictures go to a temporary folder.
+SCREENSHOTS_ENV = "CIVILITY_SCREENSHOTS_DIR"
+WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 ABUSE = "you are a fucking idiot and a piece of shit"
 TIMEOUT_MS = 15_000
+
+
+def _axe_js() -> Path:
+    """axe-core, which `make browser` installs into the virtualenv (npm install --prefix .venv/axe)."""
+    for venv in (Path(sys.prefix), ROOT / ".venv"):
+        path = venv / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+        if path.exists():
+            break
+    return path
+
+
+AXE_JS = _axe_js()
 
 try:
     from playwright import sync_api
@@ -62,6 +79,25 @@ def comment_id(root, text) -> int:
     return int(comment(root, text).get_attribute("data-id"))
 
 
+def screenshots_dir(tmp_path: Path) -> Path:
+    """Where screenshots go: $CIVILITY_SCREENSHOTS_DIR when set (`make screenshots`), else the test's tmp_path,
+    so a plain test run never touches the checkout."""
+    folder = Path(os.environ.get(SCREENSHOTS_ENV) or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+# -- accessibility -----------------------------------------------------------------------------------
+def axe_violations(page, impacts=("serious", "critical")) -> list[str]:
+    """Run axe-core's WCAG 2.1 A/AA rules on the page as it is now; one line per offending element."""
+    if not page.evaluate("typeof window.axe === 'object'"):
+        page.add_script_tag(path=str(AXE_JS))  # the tab's context must bypass the page's CSP
+    result = page.evaluate("""tags => axe.run(document, {runOnly: {type: "tag", values: tags},
+                                                         resultTypes: ["violations"]})""", WCAG_AA)
+    return [f"{v['id']} ({v['impact']}): {v['help']}: {node['target']} {node.get('failureSummary', '')}"
+            for v in result["violations"] if v["impact"] in impacts for node in v["nodes"]]
+
+
 # -- a moderator -------------------------------------------------------------------------------------
 def sign_in(tab, live, who="alice", paused=False):
     page = tab.page
@@ -86,3 +122,8 @@ def only_article(page, article):
 
 def item(page, text):
     return page.locator("#queue > li", has_text=text)
+
+
+def assert_accessible(page) -> None:
+    violations = axe_violations(page)
+    assert not violations, "axe-core found:\n" + "\n".join(violations)

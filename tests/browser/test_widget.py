@@ -5,10 +5,12 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import urllib.error
 import urllib.request
 
-from tests.browser.support import (ABUSE, assert_clean, comment, expect, expect_published, new_article, widget,
-                                   write)
+from civility.engagement import NETWORKS, REPORT_REASONS
+from civility.text import MAX_BODY_CHARS, MAX_NAME_CHARS
+from tests.browser.support import ABUSE, assert_clean, comment, expect, expect_published, new_article, widget, write
 
 WIDGET_BUDGET = 15 * 1024
 
@@ -29,6 +31,58 @@ def test_assets_are_small_typed_and_the_pages_locked_down(live):
             assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe" not in csp
             assert r.headers["Content-Type"].startswith("text/html")
             assert b"<script>" not in r.read()  # no inline script anywhere
+
+
+def _served_config(base: str) -> dict:
+    with urllib.request.urlopen(base + "/widget.js") as r:
+        js = r.read().decode()
+    assert "__CIVILITY_CONFIG__" not in js
+    return json.loads(re.search(r"var CONFIG = (\{.*?\});", js).group(1))
+
+
+def test_the_widget_gets_its_limits_and_lists_from_the_server(tab, live):
+    assert _served_config(live.base) == {
+        "max_body_chars": MAX_BODY_CHARS, "max_name_chars": MAX_NAME_CHARS,
+        "edit_window_seconds": live.settings.edit_window_seconds,
+        "networks": list(NETWORKS), "report_reasons": list(REPORT_REASONS)}
+    root = widget(tab, live, new_article())
+    form = root.locator("form.cv-form").first
+    expect(form.get_by_label("Your comment")).to_have_attribute("maxlength", str(MAX_BODY_CHARS))
+    expect(form.get_by_label("Name")).to_have_attribute("maxlength", str(MAX_NAME_CHARS))
+    expect(form.locator(".cv-count")).to_have_text(f"0 / {MAX_BODY_CHARS} characters")
+    # Every network the server counts and the widget can link to; "other" is for API clients only.
+    shown = root.locator("[data-network]").evaluate_all("els => els.map(e => e.dataset.network)")
+    assert shown == [n for n in NETWORKS if n != "other"]
+    assert tab.page.evaluate("window.Civility.config.report_reasons") == list(REPORT_REASONS)
+    # A cache or a conditional request gets the same bytes back.
+    with urllib.request.urlopen(live.base + "/widget.js") as r:
+        etag = r.headers["ETag"]
+    request = urllib.request.Request(live.base + "/widget.js", headers={"If-None-Match": etag})
+    try:
+        urllib.request.urlopen(request)
+        raise AssertionError("expected 304 Not Modified")
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 304
+
+
+def test_a_changed_edit_window_reaches_the_widget(tab, live, sibling):
+    short = sibling(edit_window_seconds=4)
+    assert _served_config(short.base)["edit_window_seconds"] == 4
+    assert _served_config(live.base)["edit_window_seconds"] == live.settings.edit_window_seconds  # its own copy
+    article = new_article()
+    tab.page.goto(short.host.url(article))
+    root = tab.page.locator(f'[data-civility-article="{article}"]')
+    write(root, "Edit me while you can.")
+    mine = comment(root, "Edit me while you can.")
+    expect(mine.get_by_role("button", name="Edit")).to_be_visible()
+    expect_published(mine)
+    created = live.api("GET", f"/articles/{article}/comments")[1]["items"][0]["created_at"]
+    tab.page.wait_for_function("t => Date.now() > Date.parse(t) + 4500", arg=created, timeout=10_000)
+    tab.page.reload()
+    expect_published(mine)
+    expect(mine.get_by_role("button", name="Delete")).to_have_count(0)
+    expect(mine.get_by_role("button", name="Edit")).to_have_count(0)
+    assert_clean(tab)
 
 
 def test_a_comment_awaits_review_then_is_published(tab, open_tab, live):

@@ -79,7 +79,8 @@ SAFE_DOM = """root => {
   }
   for (const el of root.querySelectorAll('.cv-author, .cv-meta time, .cv-notice'))
     if (el.children.length) bad.push(el.outerHTML);
-  for (const el of root.querySelectorAll('script, img, svg, iframe, object, embed, style, link, meta, base, video, math, details, marquee, h1'))
+  const active = 'script, img, svg, iframe, object, embed, style, link, meta, base, video, math, details, marquee, h1';
+  for (const el of root.querySelectorAll(active))
     bad.push(el.outerHTML);
   return bad;
 }"""
