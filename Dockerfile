@@ -35,5 +35,6 @@ CMD ["civility", "worker"]
 # The default target: the API under gunicorn. Run `civility db upgrade` once per release first.
 FROM base AS api
 EXPOSE 8000
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "4", "--threads", "4", "--access-logfile", "-", \
-     "--access-logformat", "%(m)s %(U)s %(s)s %(b)s %(M)sms", "service:create_app()"]
+# service/gunicorn_conf.py: the logger (escaped lines, no client address) and the access-log format.
+CMD ["gunicorn", "-c", "python:service.gunicorn_conf", "--bind", "0.0.0.0:8000", "--workers", "4", \
+     "--threads", "4", "service:create_app()"]

@@ -8,6 +8,7 @@ import http.client
 import json
 import multiprocessing as mp
 import os
+import runpy
 import signal
 import socket
 import statistics
@@ -21,8 +22,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-GUNICORN = ["--workers", "2", "--threads", "4", "--worker-class", "gthread", "--log-level", "warning",
-            "--keep-alive", "5"]
+# The settings `make dev` and the Docker image use (service/gunicorn_conf.py: the private logger and
+# the access-log format), so the servers measured pay for the same logging; then the benchmark's own.
+GUNICORN_CONF = ["-c", "python:service.gunicorn_conf"]
+GUNICORN = [*GUNICORN_CONF, "--workers", "2", "--threads", "4", "--worker-class", "gthread",
+            "--log-level", "warning", "--keep-alive", "5"]
+
+
+def gunicorn_args(python: str = sys.executable) -> list[str]:
+    """``GUNICORN`` for ``python``. Another interpreter (Isso's virtualenv) cannot import civility, so
+    the config module gives way to its plain equivalent: the same access log, gunicorn's own logger."""
+    if python == sys.executable:
+        return list(GUNICORN)
+    conf = runpy.run_path(str(ROOT / "service" / "gunicorn_conf.py"))  # the file alone, not the package
+    own = GUNICORN[len(GUNICORN_CONF):]
+    return ["--access-logfile", conf["accesslog"], "--access-logformat", conf["access_log_format"], *own]
 
 
 def free_port() -> int:
@@ -185,9 +199,12 @@ def gunicorn_server(app_spec: str, env: dict, ready_path: str, python: str = sys
     a ``Server`` whose master PID lets the caller read its workers' memory."""
     port = free_port()
     log = open(log_path, "ab") if log_path else None  # noqa: SIM115 - open while the server runs
-    process = subprocess.Popen([python, "-m", "gunicorn", *GUNICORN, "--bind", f"127.0.0.1:{port}", app_spec],
+    # Without a log file the access log (stdout, a line a request) is written, then discarded; the
+    # error log (stderr) still reaches the terminal.
+    process = subprocess.Popen([python, "-m", "gunicorn", *gunicorn_args(python), "--bind", f"127.0.0.1:{port}",
+                                app_spec],
                                cwd=cwd, env=env, start_new_session=True, stdin=subprocess.DEVNULL,
-                               stdout=log, stderr=subprocess.STDOUT if log else None)
+                               stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT if log else None)
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + timeout

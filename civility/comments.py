@@ -16,14 +16,14 @@ from sqlalchemy.orm import Session
 from civility import lifecycle
 from civility.config import Settings
 from civility.errors import Forbidden, Invalid, NotFound, Unauthorized
-from civility.identity import Reader
+from civility.identity import Client, Reader
 from civility.pagination import decode_cursor, encode_cursor
 from civility.spam import spam_reasons
 from civility.statuses import Status
 from civility.store.comments import CommentRepository
 from civility.store.db import Database
 from civility.store.models import Comment, utcnow
-from civility.text import MAX_BODY_CHARS, MAX_NAME_CHARS, TextError, normalise, render_html
+from civility.text import MAX_BODY_CHARS, MAX_NAME_CHARS, clean, render_html
 
 log = logging.getLogger(__name__)
 
@@ -48,23 +48,11 @@ def _hash_token(token: str) -> str:
 
 
 def clean_body(body: str) -> str:
-    try:
-        body = normalise(body)
-    except TextError as exc:
-        raise Invalid("invalid body", {"body": [str(exc)]}) from exc
-    if not 1 <= len(body) <= MAX_BODY_CHARS:
-        raise Invalid("invalid body", {"body": [f"must be 1 to {MAX_BODY_CHARS} characters"]})
-    return body
+    return clean("body", body, MAX_BODY_CHARS)
 
 
 def clean_name(name: str) -> str:
-    try:
-        name = normalise(name, single_line=True)
-    except TextError as exc:
-        raise Invalid("invalid author_name", {"author_name": [str(exc)]}) from exc
-    if not 1 <= len(name) <= MAX_NAME_CHARS:
-        raise Invalid("invalid author_name", {"author_name": [f"must be 1 to {MAX_NAME_CHARS} characters"]})
-    return name
+    return clean("author_name", name, MAX_NAME_CHARS, single_line=True)
 
 
 @dataclass
@@ -111,8 +99,9 @@ class CommentService:
                         comment_id, type(exc).__name__)
 
     def create(self, article_id: str, body: str, author_name: str | None, parent_id: int | None,
-               reader: Reader | None, client_hash: str | None) -> Comment:
+               client: Client) -> Comment:
         """The stored comment, with its ``edit_token`` (shown to the author once, stored as a hash)."""
+        reader = client.reader
         check_article_id(article_id)
         body = clean_body(body)
         name = author_name if author_name is not None else (reader.name if reader else None)
@@ -126,17 +115,18 @@ class CommentService:
             top_parent = None
             if parent_id is not None:
                 parent = repo.get(parent_id)
-                if parent is None or parent.article_id != article_id:
+                # A comment the reader cannot see does not exist for them, as when reading it.
+                if parent is None or not repo.is_visible(parent):
+                    raise NotFound("no such comment", {"parent_id": parent_id})
+                if parent.article_id != article_id:
                     raise Invalid("invalid parent_id", {"parent_id": ["no such comment on this article"]})
-                if parent.status in (Status.DELETED, Status.REJECTED):
-                    raise Invalid("invalid parent_id", {"parent_id": ["that comment can no longer be replied to"]})
                 # Threads are one level deep: a reply to a reply joins the same top-level thread.
                 top_parent = parent.parent_id or parent.id
             comment = Comment(
                 article_id=article_id, parent_id=top_parent, author_name=name,
                 author_id=reader.sub if reader else None, body=body, html=render_html(body),
-                edit_token_hash=_hash_token(edit_token), client_hash=client_hash,
-                heuristics=spam_reasons(repo, body, client_hash, now) or None,
+                edit_token_hash=_hash_token(edit_token), client_hash=client.key,
+                heuristics=spam_reasons(repo, body, client.key, now) or None,
             )
             event = lifecycle.submit(comment, self.settings.moderation_mode, _reader_actor(reader, name), now,
                                      self.settings.scoring_deadline_seconds)

@@ -8,6 +8,7 @@ names the variable.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import os
 import re
@@ -62,7 +63,9 @@ class Settings:
     job_timeout_seconds: int = 60
     # RQ retries a failed scoring job after these delays (seconds); then it is "scoring failed".
     retry_intervals: tuple[int, ...] = (5, 20)
-    client_hash_salt: str = "change-me"
+    # Salts the hashes that tell anonymous readers apart. Unset: a random salt generated on first
+    # run and kept in the database (see civility.secrets), so every process agrees on it.
+    client_hash_salt: str | None = None
     # A repeat share from one client, article and network inside this window is not counted again.
     share_dedup_seconds: int = 600
     # Distinct open reports that put a published comment in the "reported" queue.
@@ -73,6 +76,11 @@ class Settings:
     maintenance_interval: int = 30
     # Connections per process in the PostgreSQL pool (SQLite opens one per thread as needed).
     db_pool_size: int = 5
+    # Who may read /metrics and the detail of /readyz: a bearer token, or these client networks.
+    metrics_token: str | None = None
+    metrics_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+    # Serve the interactive API documentation at /docs (the OpenAPI document stays at /openapi.json).
+    api_docs: bool = True
     # Not read from the environment: the request body limit of the HTTP API.
     max_content_length: int = 64 * 1024
 
@@ -188,6 +196,24 @@ def _text(raw: str) -> str:
     return raw
 
 
+def _networks(raw: str) -> tuple[str, ...]:
+    networks = tuple(n.strip() for n in raw.split(",") if n.strip())
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ValueError(f"expected networks like 10.0.0.0/8,::1/128, got {network!r}") from None
+    return networks
+
+
+def _flag(raw: str) -> bool:
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected 1 or 0, got {raw!r}")
+
+
 # How each environment variable is parsed; unset or empty keeps the field's default.
 _PARSERS: dict[str, Callable[[str], Any]] = {
     "database_url": _text,
@@ -215,6 +241,9 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "worker_ttl": _integer(1),
     "maintenance_interval": _integer(1),
     "db_pool_size": _integer(1),
+    "metrics_token": _text,
+    "metrics_networks": _networks,
+    "api_docs": _flag,
 }
 assert set(_PARSERS) == {f.name for f in dataclasses.fields(Settings)} - {"max_content_length"}
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -15,12 +14,13 @@ from civility import lifecycle
 from civility.comments import check_article_id
 from civility.config import Settings
 from civility.errors import Forbidden, Invalid, NotFound
-from civility.identity import Reader
+from civility.identity import Client
 from civility.infra.engagement_cache import NEW, REPEAT, EngagementCache
 from civility.store.comments import CommentRepository
 from civility.store.db import Database
 from civility.store.engagement import EngagementRepository
 from civility.store.models import Comment, utcnow
+from civility.text import MAX_NOTE_CHARS, clean_optional
 
 log = logging.getLogger(__name__)
 
@@ -29,22 +29,6 @@ NETWORKS = ("facebook", "x", "linkedin", "reddit", "whatsapp", "telegram", "mast
 REPORT_REASONS = ("spam", "abuse", "off_topic", "other")
 WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
 MAX_COUNT_IDS = 100
-
-
-@dataclass(frozen=True)
-class Client:
-    """Who is acting: the site's reader id when signed in, else a salted hash of IP and user agent."""
-
-    key: str
-    reader: Reader | None = None
-    device: str | None = None  # the IP/user-agent hash, also used to spot self-votes
-
-    @classmethod
-    def of(cls, reader: Reader | None, device_hash: str, salt: str) -> Client:
-        if reader is not None:
-            key = hashlib.sha256(f"{salt}|sub|{reader.sub}".encode()).hexdigest()[:32]
-            return cls(key, reader, device_hash)
-        return cls(device_hash, None, device_hash)
 
 
 class EngagementService:
@@ -83,7 +67,8 @@ class EngagementService:
             with self.db.read() as session:
                 counts = EngagementRepository(session).share_counts(missing)
             rebuilt = {a: sum(counts[a].values()) for a in missing}
-            self.cache.store_share_totals(rebuilt)
+            # Only articles that were shared: made-up ids must not fill Redis with zeros.
+            self.cache.store_share_totals({a: n for a, n in rebuilt.items() if n})
             totals.update(rebuilt)
         return totals
 
@@ -154,17 +139,20 @@ class EngagementService:
     def report(self, comment_id: int, reason: str, note: str | None, client: Client) -> dict[str, Any]:
         if reason not in REPORT_REASONS:
             raise Invalid("invalid reason", {"reason": [f"one of {', '.join(REPORT_REASONS)}"]})
+        note = clean_optional("note", note, MAX_NOTE_CHARS)
         now = utcnow()
         with self.db.transaction() as session:
             comment = self._visible_comment(session, comment_id)
             engagement, comments = EngagementRepository(session), CommentRepository(session)
-            added = engagement.add_report(comment.id, client.key, reason, note, now)
+            added = engagement.add_report(comment.id, client.key, client.origin, reason, note, now)
             if added:
                 comments.record(comment, lifecycle.record_report(comment, f"reader:{client.key[:12]}", reason,
                                                                  note, now))
-                open_reasons = [r.reason for r in engagement.open_reports([comment.id])[comment.id]]
-                queued = lifecycle.reports_reached_threshold(comment, open_reasons, self.settings.report_threshold,
-                                                             now)
+                reports = engagement.open_reports([comment.id])[comment.id]
+                # Reports from one origin (one signed-in reader, or one /24 or /48 network) count once.
+                origins = {r.origin or r.reporter for r in reports}
+                queued = lifecycle.reports_reached_threshold(comment, [r.reason for r in reports], len(origins),
+                                                             self.settings.report_threshold, now)
                 if queued is not None:
                     comments.record(comment, queued)
             return {"comment_id": comment.id, "reported": True, "duplicate": not added}
@@ -178,6 +166,7 @@ class EngagementService:
 
 
 def _is_own(comment: Comment, client: Client) -> bool:
+    """The same reader wrote it: the same ``sub``, or the same reader key (network) when anonymous."""
     if client.reader is not None and comment.author_id and comment.author_id == client.reader.sub:
         return True
-    return bool(comment.client_hash) and comment.client_hash == client.device
+    return bool(comment.client_hash) and comment.client_hash == client.key

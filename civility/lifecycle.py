@@ -36,12 +36,22 @@ class Event:
     first_publication: bool = False
 
 
+def moderator_ruled_on_this_text(comment: Comment) -> bool:
+    """A moderator decided the current text (an edit makes a new text; reports do not)."""
+    submitted_at = comment.edited_at or comment.created_at
+    return comment.decided_at is not None and comment.decided_at >= submitted_at
+
+
 def moderator_ruling_stands(comment: Comment) -> bool:
     """A moderator ruled on the current text, and nothing since (an edit, new reports) reopened it."""
-    if comment.decided_at is None:
+    if comment.decided_at is None or not moderator_ruled_on_this_text(comment):
         return False
-    reopened_at = max(t for t in (comment.edited_at, comment.created_at, comment.reported_at) if t is not None)
-    return comment.decided_at >= reopened_at
+    return comment.reported_at is None or comment.decided_at >= comment.reported_at
+
+
+def approved_by_moderator(comment: Comment) -> bool:
+    """A moderator approved the current text: reports alone no longer hide it."""
+    return comment.approved_revision == comment.revision
 
 
 def _move(comment: Comment, target: Status, now: datetime) -> bool:
@@ -115,10 +125,11 @@ def record_report(comment: Comment, actor: str, reason: str, note: str | None, n
                  details={"note": note} if note else None)
 
 
-def reports_reached_threshold(comment: Comment, open_reasons: list[str], threshold: int,
+def reports_reached_threshold(comment: Comment, open_reasons: list[str], distinct_origins: int, threshold: int,
                               now: datetime) -> Event | None:
-    """Enough open reports put a comment in the moderators' reported queue (once, until decided)."""
-    if comment.reported_at is not None or len(open_reasons) < threshold:
+    """Reports from ``threshold`` distinct origins put a comment in the moderators' reported queue
+    (once, until decided). Before a moderator approved its text, that also hides it in pre mode."""
+    if comment.reported_at is not None or distinct_origins < threshold:
         return None
     comment.reported_at = now
     comment.version += 1
@@ -193,16 +204,19 @@ def decide(comment: Comment, action: Action, moderator: ModeratorIdentity, now: 
     target = DECISIONS[action]
     current = Status(comment.status)
     details = {"current_version": comment.version, "status": current.value, "decided_by": comment.decided_by}
-    stands = moderator_ruling_stands(comment)
     if (expected_version is not None and expected_version != comment.version) or (
-            expected_version is None and stands):
+            expected_version is None and moderator_ruling_stands(comment)):
         raise Conflict(conflict_message(comment), details)
-    if stands and comment.decided_by and comment.decided_by != moderator.name and not moderator.is_admin:
+    # Reversing another moderator's ruling on this text needs an admin, even after reports reopened it.
+    their_outcome = Status.PUBLISHED if approved_by_moderator(comment) else Status.REJECTED
+    if (moderator_ruled_on_this_text(comment) and comment.decided_by not in (None, moderator.name)
+            and target != their_outcome and not moderator.is_admin):
         raise Forbidden("only an admin can reverse another moderator's decision", details)
     if current == Status.DELETED:
         raise Conflict(f"a {current} comment cannot be {action}d", details)
     first = _move(comment, target, now)
     comment.decided_by, comment.decided_at = moderator.name, now
+    comment.approved_revision = comment.revision if target == Status.PUBLISHED else None
     comment.score_due_at = None
     comment.reported_at = None
     return Event(action, f"moderator:{moderator.name}", current, target, now, reason=reason,

@@ -18,6 +18,7 @@ from civility.store.comments import CommentRepository, QueueFilter
 from civility.store.db import Database
 from civility.store.engagement import EngagementRepository
 from civility.store.models import Comment, CommentEvent, utcnow
+from civility.text import MAX_NOTE_CHARS, clean_optional
 
 # The first of each is the default.
 QUEUE_STATUSES = ("flagged", "reported", "pending", "rejected", "published")
@@ -45,6 +46,7 @@ class ModerationService:
                reason: str | None = None, version: int | None = None) -> Comment:
         if action not in DECISIONS:
             raise Invalid("invalid action", {"action": ["approve or reject"]})
+        reason = clean_optional("reason", reason, MAX_NOTE_CHARS)
         now = utcnow()
         with self.db.transaction() as session:
             repo = CommentRepository(session)

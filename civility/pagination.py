@@ -5,8 +5,20 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 
 from civility.errors import Invalid
+
+# A cursor holds ids, vote totals and scores: what a 64-bit column and a double can hold.
+_INT64 = 2**63 - 1
+
+
+def _storable_number(value: object) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return -_INT64 <= value <= _INT64
+    return isinstance(value, float) and math.isfinite(value)
 
 
 def encode_cursor(kind: str, key: list) -> str:
@@ -26,7 +38,7 @@ def decode_cursor(cursor: str | None, kind: str, arity: int) -> list | None:
         not isinstance(value, list)
         or len(value) != arity + 1
         or value[0] != kind
-        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value[1:])
+        or not all(_storable_number(v) for v in value[1:])
     ):
         raise Invalid("invalid cursor", {"cursor": ["not a cursor for this listing and sort"]})
     return value[1:]

@@ -8,8 +8,11 @@ import unicodedata
 
 import nh3
 
+from civility.errors import Invalid
+
 MAX_BODY_CHARS = 5000
 MAX_NAME_CHARS = 64
+MAX_NOTE_CHARS = 500  # report notes and moderators' reasons
 
 # Bidi embeddings/overrides/isolates can make a comment display differently from what it says
 # ("Trojan Source"); zero-width spaces and BOMs hide text from filters. Both are removed.
@@ -20,6 +23,8 @@ _INVISIBLE = dict.fromkeys(
 # C0/C1 controls other than tab and newline are dropped; NUL is rejected outright because it is
 # never typed by a person and truncates text in some downstream tools.
 _CONTROLS = re.compile(r"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# Letters that render as nothing (Hangul fillers, the braille blank): a text of only these is empty.
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 _URL = re.compile(r"\bhttps?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]]", re.IGNORECASE)
 
 
@@ -40,6 +45,36 @@ def normalise(text: str, *, single_line: bool = False) -> str:
     if single_line:
         text = " ".join(text.split())
     return text.strip()
+
+
+def has_visible_text(text: str) -> bool:
+    """Whether anything would show: not only spaces, format characters, marks or blank letters."""
+    return any(unicodedata.category(c)[0] not in "ZCM" and c not in _BLANK_LETTERS for c in text)
+
+
+def clean(field: str, value: str, max_chars: int, *, single_line: bool = False) -> str:
+    """Normalise a reader's or moderator's text, then check it: visible, and at most ``max_chars``
+    characters once normalised. Problems are 422s that name the field."""
+    try:
+        value = normalise(value, single_line=single_line)
+    except TextError as exc:
+        raise Invalid(f"invalid {field}", {field: [str(exc)]}) from exc
+    if not 1 <= len(value) <= max_chars:
+        raise Invalid(f"invalid {field}", {field: [f"must be 1 to {max_chars} characters"]})
+    if not has_visible_text(value):
+        raise Invalid(f"invalid {field}", {field: ["must contain visible text"]})
+    return value
+
+
+def clean_optional(field: str, value: str | None, max_chars: int) -> str | None:
+    """Like ``clean`` for an optional note: nothing, or nothing visible, is None."""
+    if value is None:
+        return None
+    try:
+        normalised = normalise(value)
+    except TextError as exc:
+        raise Invalid(f"invalid {field}", {field: [str(exc)]}) from exc
+    return clean(field, normalised, max_chars) if has_visible_text(normalised) else None
 
 
 def render_html(body: str) -> str:

@@ -14,8 +14,9 @@ from civility.infra.engagement_cache import EngagementCache
 from civility.infra.jobqueue import ScoringQueue
 from civility.infra.presence import live_workers
 from civility.infra.runtime import Runtime
+from civility.instance import ClientHashSalt
 from civility.moderation import ModerationService
-from service import errors, limits, metrics, openapi, ops, pages
+from service import docs, errors, limits, metrics, openapi, ops, pages
 from service.api import CommentIdConverter, comments, engagement, moderation
 from service.context import Services
 from service.schemas import ErrorOut
@@ -28,7 +29,7 @@ PUBLIC_API = r"/api/v1/(articles|comments|counts|trending)(/.*)?"
 
 def create_app(settings: Settings | None = None) -> APIFlask:
     settings = settings or Settings.from_env()
-    app = APIFlask(__name__, title="civility", version=__version__, spec_path="/openapi.json", docs_path="/docs")
+    app = APIFlask(__name__, title="civility", version=__version__, spec_path="/openapi.json", docs_path=None)
     app.url_map.converters["comment_id"] = CommentIdConverter
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_content_length,
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> APIFlask:
         comments=CommentService(db, settings, lambda cid, rev: scoring_queue.enqueue(cid, rev)),
         moderation=ModerationService(db, lambda: live_workers(redis, settings), scoring_queue.depth),
         engagement=EngagementService(db, settings, EngagementCache(redis, settings.redis_prefix)),
+        client_hash_salt=ClientHashSalt(db, settings.client_hash_salt),
     )
     errors.register_error_handlers(app)
     app.register_blueprint(comments.bp)
@@ -59,17 +61,32 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     app.register_blueprint(moderation.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(docs.bp)  # /docs: our own Swagger UI page (see service/docs.py)
     CORS(app, resources={PUBLIC_API: {"origins": list(settings.allowed_origins)}},
          allow_headers=["Content-Type", "Authorization", "X-Edit-Token"],
          expose_headers=["Retry-After"], max_age=600)
     app.extensions["civility_metrics"] = metrics.install(app)
+
+    # Registered before the rate limiter's own hook, so it runs after it (Flask runs them in reverse).
+    @app.after_request
+    def _retry_after_only_when_refused(response):
+        if response.status_code not in (429, 503):
+            response.headers.pop("Retry-After", None)
+        return response
+
     limits.configure(app, settings)
     app.spec_processor(openapi.refine_spec)
 
     @app.before_request
     def _require_json():
-        if request.method in ("POST", "PATCH", "PUT") and request.path.startswith("/api/") and not request.is_json:
-            return errors.error_response(415, "send the body as JSON with Content-Type: application/json")
+        if request.method in ("POST", "PATCH", "PUT") and request.path.startswith("/api/"):
+            if not request.is_json:
+                return errors.error_response(415, "send the body as JSON with Content-Type: application/json")
+            # Parse once here, where any JSON the parser refuses (a number of 5,000 digits, bad
+            # UTF-8, deep nesting) becomes a 400 rather than an error inside the input schema.
+            if request.get_data(cache=True):
+                request.get_json()
+        return None
 
     @app.after_request
     def _security_headers(response):

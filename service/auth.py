@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
+import functools
+import hmac
+import ipaddress
 
 from apiflask import HTTPTokenAuth
 from flask import request
 
 from civility.comments import Credentials
-from civility.identity import Reader, verify_identity_token
+from civility.identity import Client, Reader, verify_identity_token
 from civility.moderators import ModeratorIdentity, authenticate
 from service.context import services
 
@@ -42,11 +44,27 @@ def author_credentials() -> Credentials:
     return Credentials(edit_token=request.headers.get("X-Edit-Token") or None, reader=optional_reader())
 
 
-def client_hash() -> str:
-    """A salted hash of IP and user agent: tells clients apart without storing either."""
-    salt = services().settings.client_hash_salt
-    raw = f"{salt}|{request.remote_addr or ''}|{request.user_agent.string or ''}"
-    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+def current_client() -> Client:
+    """The reader behind this request (see ``civility.identity.Client``)."""
+    return Client.of(optional_reader(), request.remote_addr, services().client_hash_salt())
+
+
+def may_see_operations() -> bool:
+    """/metrics and the detail of /readyz: the metrics token, or a client on an allowed network."""
+    settings = services().settings
+    token = _bearer()
+    if settings.metrics_token and token and hmac.compare_digest(token.encode(), settings.metrics_token.encode()):
+        return True
+    try:
+        address = ipaddress.ip_address(request.remote_addr or "")
+    except ValueError:
+        return False
+    return any(address in network for network in _networks(settings.metrics_networks))
+
+
+@functools.lru_cache(maxsize=8)
+def _networks(networks: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(n, strict=False) for n in networks)
 
 
 def moderator_is_calling() -> bool:

@@ -10,6 +10,7 @@ from redis import Redis
 from civility.comments import CommentService
 from civility.config import Settings
 from civility.engagement import EngagementService
+from civility.instance import ClientHashSalt
 from civility.moderation import ModerationService
 from civility.store.db import Database
 
@@ -22,6 +23,7 @@ class Services:
     comments: CommentService
     moderation: ModerationService
     engagement: EngagementService
+    client_hash_salt: ClientHashSalt
 
 
 def services() -> Services:

@@ -64,11 +64,10 @@ def run_dev(port: int) -> int:
 
         python = sys.executable
         children.append(_spawn([python, "-m", "service.cli", "worker"], env))
-        children.append(_spawn([python, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-                                "--threads", "4", "--access-logfile", "-", "--log-level", "warning",
-                                # No client address and no query string: the logs hold no personal data.
-                                "--access-logformat", '%(m)s %(U)s %(s)s %(b)s %(M)sms',
-                                "service:create_app()"], env))
+        # The shared gunicorn settings (service/gunicorn_conf.py): escaped logs without client addresses.
+        children.append(_spawn([python, "-m", "gunicorn", "-c", "python:service.gunicorn_conf",
+                                "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4",
+                                "--log-level", "warning", "service:create_app()"], env))
         base = f"http://127.0.0.1:{port}"
         print(f"""
 civility is running

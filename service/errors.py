@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from civility.errors import DomainError
+from service.logs import escape
 from service.schemas import ErrorOut
 
 log = logging.getLogger(__name__)
@@ -104,5 +105,6 @@ def register_error_handlers(app: APIFlask) -> None:
 
     def _internal(error: Exception):
         # The traceback goes to the log (without the request body); the client gets a generic answer.
-        log.exception("unhandled error on %s %s", request.method, request.path, exc_info=error)
+        # The path is escaped: a %0A in it must not start a line of its own.
+        log.exception("unhandled error on %s %s", escape(request.method), escape(request.path), exc_info=error)
         return error_response(500, "internal error")

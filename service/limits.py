@@ -8,6 +8,7 @@ from flask import request
 from flask_limiter import Limiter
 
 from civility.config import Settings
+from civility.identity import reader_networks
 
 ACTION_ATTR = "_civility_rate_limit_action"
 
@@ -23,7 +24,9 @@ def rate_limited(action: str):
 
 
 def _client_key() -> str:
-    return hashlib.sha256((request.remote_addr or "").encode()).hexdigest()[:24]
+    # The reader's network (IPv4 address, IPv6 /64): rotating addresses inside one /64 gains nothing.
+    network, _ = reader_networks(request.remote_addr)
+    return hashlib.sha256(network.encode()).hexdigest()[:24]
 
 
 def storage_uri(redis_url: str) -> str:

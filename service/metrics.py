@@ -38,6 +38,10 @@ class BacklogCollector:
         yield from (waiting, oldest, statuses, workers)
 
 
+# Labels come from fixed sets, so made-up methods or paths cannot grow the registry without end.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 def install(app: Flask) -> CollectorRegistry:
     registry = CollectorRegistry()
     requests = Counter("civility_http_requests_total", "HTTP requests", ["endpoint", "method", "status"],
@@ -52,8 +56,9 @@ def install(app: Flask) -> CollectorRegistry:
 
     @app.after_request
     def _record(response):
-        endpoint = request.endpoint or "unknown"
-        requests.labels(endpoint, request.method, str(response.status_code)).inc()
+        endpoint = request.endpoint or "unknown"  # the route's name, never the raw path
+        method = request.method if request.method in METHODS else "other"
+        requests.labels(endpoint, method, str(response.status_code)).inc()
         started = g.get("_civility_started")
         if started is not None:
             latency.labels(endpoint).observe(time.perf_counter() - started)

@@ -14,7 +14,7 @@ from civility.engagement import MAX_COUNT_IDS, NETWORKS, REPORT_REASONS, WINDOWS
 from civility.moderation import MAX_BULK, QUEUE_SORTS, QUEUE_STATUSES
 from civility.policy import report_reason
 from civility.statuses import DECISIONS, Action, Status
-from civility.text import MAX_BODY_CHARS, MAX_NAME_CHARS
+from civility.text import MAX_BODY_CHARS, MAX_NAME_CHARS, MAX_NOTE_CHARS
 from service.api import MAX_COMMENT_ID as MAX_ID
 
 
@@ -24,16 +24,25 @@ class Lenient(Schema):
 
 
 # -- requests ------------------------------------------------------------------------------------
+# Text limits count characters after Unicode normalisation (civility.text.clean). A decomposed
+# letter is several code points before it, so the raw input may be longer, within this bound.
+RAW_TEXT_FACTOR = 4
+
+
+def text(limit: int, description: str, minimum: int = 1, **kwargs) -> String:
+    return String(validate=Length(minimum, limit * RAW_TEXT_FACTOR),
+                  metadata={"description": f"{description}; at most {limit} characters once NFC-normalised"},
+                  **kwargs)
+
+
 class CommentIn(Lenient):
-    # Lengths are checked again after Unicode normalisation (civility.text).
-    body = String(required=True, validate=Length(1, MAX_BODY_CHARS))
-    author_name = String(validate=Length(1, MAX_NAME_CHARS),
-                         metadata={"description": "required unless an identity token names the reader"})
+    body = text(MAX_BODY_CHARS, "the comment", required=True)
+    author_name = text(MAX_NAME_CHARS, "required unless an identity token names the reader")
     parent_id = Integer(strict=True, allow_none=True, validate=Range(1, MAX_ID))
 
 
 class CommentEditIn(Lenient):
-    body = String(required=True, validate=Length(1, MAX_BODY_CHARS))
+    body = text(MAX_BODY_CHARS, "the new text", required=True)
 
 
 class ThreadQuery(Lenient):
@@ -59,7 +68,7 @@ class QueueQuery(Lenient):
 
 class DecisionIn(Lenient):
     action = String(required=True, validate=OneOf([a.value for a in DECISIONS]))
-    reason = String(load_default=None, allow_none=True, validate=Length(max=500))
+    reason = text(MAX_NOTE_CHARS, "shown in the comment's history", 0, load_default=None, allow_none=True)
     version = Integer(strict=True, load_default=None, allow_none=True, validate=Range(1, 2**31))
 
 
@@ -290,7 +299,7 @@ class VoteOut(Schema):
 
 class ReportIn(Lenient):
     reason = String(required=True, validate=OneOf(REPORT_REASONS))
-    note = String(load_default=None, allow_none=True, validate=Length(max=500))
+    note = text(MAX_NOTE_CHARS, "for the moderators", 0, load_default=None, allow_none=True)
 
 
 class ReportAckOut(Schema):

@@ -7,10 +7,15 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -48,8 +53,9 @@ def post(client, body="A measured, thoughtful comment.", name="Ann", article=ART
 
 
 def as_client(n: int) -> dict:
-    """Request kwargs for the n-th distinct reader (another IP and browser)."""
-    return {"environ_base": {"REMOTE_ADDR": f"198.51.100.{n}"}, "headers": {"User-Agent": f"Browser/{n}"}}
+    """Request kwargs for the n-th distinct reader: another network (another /24), another browser."""
+    return {"environ_base": {"REMOTE_ADDR": f"203.0.{n % 256}.{10 + n // 256}"},
+            "headers": {"User-Agent": f"Browser/{n}"}}
 
 
 def assert_error(response, status, code=None):
@@ -127,3 +133,86 @@ class WorkerProcess:
     def output(self) -> str:
         self.log.flush()
         return self.log_path.read_text(errors="replace")
+
+
+# -- a real gunicorn, as `make dev` runs it ------------------------------------------------------------
+def free_port(family: socket.AddressFamily = socket.AF_INET, host: str = "127.0.0.1") -> int:
+    with socket.socket(family) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def ipv6_loopback() -> bool:
+    try:
+        free_port(socket.AF_INET6, "::1")
+        return True
+    except OSError:
+        return False
+
+
+@dataclass
+class Gunicorn:
+    port: int
+    port6: int | None  # also on [::1] where the machine has IPv6 and it was asked for
+    log_path: Path
+    master_pid: int
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log(self) -> str:
+        return self.log_path.read_bytes().decode("utf-8", "replace")
+
+
+@contextmanager
+def running_gunicorn(settings: Settings, log_path: Path, workers: int = 1, threads: int = 2, ipv6: bool = False,
+                     **extra_env: str) -> Iterator[Gunicorn]:
+    """gunicorn with the config module `make dev` uses (service.gunicorn_conf), until the block ends."""
+    port = free_port()
+    port6 = free_port(socket.AF_INET6, "::1") if ipv6 and ipv6_loopback() else None
+    binds = ["--bind", f"127.0.0.1:{port}"] + (["--bind", f"[::1]:{port6}"] if port6 else [])
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "python:service.gunicorn_conf", *binds,
+             "--workers", str(workers), "--threads", str(threads), "service:create_app()"],
+            cwd=ROOT, env=settings_env(settings, **extra_env), stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True)
+    server = Gunicorn(port, port6, log_path, process.pid)
+    try:
+        def ready():
+            if process.poll() is not None:
+                raise AssertionError(f"gunicorn exited with {process.returncode}:\n{server.log()}")
+            try:
+                with urllib.request.urlopen(f"{server.base}/healthz", timeout=2) as r:
+                    return r.status == 200
+            except OSError:
+                return False
+
+        wait_until(ready, 60, 0.1, message=lambda: f"gunicorn to answer /healthz:\n{server.log()}")
+        yield server
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(10)
+
+
+def raw_request(port: int, data: bytes, host: str = "127.0.0.1") -> bytes:
+    """``data`` as sent, over a fresh connection; everything the server answers until it closes."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as s:
+        s.settimeout(20)
+        s.connect((host, port))
+        s.sendall(data)
+        received = []
+        while chunk := s.recv(65536):
+            received.append(chunk)
+    return b"".join(received)
+
+
+def status_of(answer: bytes) -> int:
+    return int(answer.split(b" ", 2)[1])

@@ -46,7 +46,9 @@ def test_post_mode_publishes_at_once(app_factory):
 
 def test_threads_are_one_level_deep(client, drain):
     top = post(client, "Top level").json
+    drain()
     reply = post(client, "A reply", parent_id=top["id"]).json
+    drain()
     nested = post(client, "A reply to the reply", parent_id=reply["id"]).json
     assert reply["parent_id"] == top["id"]
     assert nested["parent_id"] == top["id"]
@@ -59,6 +61,7 @@ def test_threads_are_one_level_deep(client, drain):
 
 def test_more_replies_page_with_a_cursor(client, drain):
     top = post(client, "Top").json
+    drain()
     for i in range(7):
         post(client, f"reply {i}", parent_id=top["id"])
     drain()
@@ -75,11 +78,24 @@ def test_more_replies_page_with_a_cursor(client, drain):
     assert seen == [f"reply {i}" for i in range(7)]
 
 
-def test_reply_to_unknown_or_foreign_comment_is_invalid(client):
+def test_reply_to_a_comment_on_another_article_is_invalid(client, drain):
     other = post(client, article="another-article").json
+    drain()
     r = post(client, parent_id=other["id"])
     assert r.status_code == 422 and "parent_id" in r.json["error"]["details"]
-    assert post(client, parent_id=999999).status_code == 422
+
+
+def test_reply_to_a_comment_the_reader_cannot_see_is_404_like_reading_it(client, drain, moderator_token):
+    waiting = post(client, "not scored yet").json
+    assert client.get(f"/api/v1/comments/{waiting['id']}").status_code == 404
+    assert_error(post(client, parent_id=waiting["id"]), 404, "not_found")
+    assert_error(post(client, parent_id=999999), 404, "not_found")
+    held = post(client, "you are a fucking idiot").json
+    drain()
+    assert_error(post(client, parent_id=held["id"]), 404, "not_found")
+    client.post(f"/api/v1/moderation/comments/{held['id']}/decision", json={"action": "approve"},
+                headers=bearer(moderator_token))
+    assert post(client, parent_id=held["id"]).status_code == 202
 
 
 @pytest.mark.parametrize("sort", ["oldest", "newest"])
@@ -169,6 +185,7 @@ def test_bad_identity_tokens_are_refused(app_factory, claims, alg):
 
 def test_deleted_comment_with_replies_stays_as_a_placeholder(client, drain):
     top = post(client, "Will be deleted").json
+    drain()
     post(client, "Reply stays", parent_id=top["id"])
     lonely = post(client, "Deleted without replies").json
     drain()

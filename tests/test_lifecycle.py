@@ -136,15 +136,36 @@ def test_reports_reopen_a_decided_comment_and_a_decision_resolves_them():
     scored(comment, {"profanity": 0.01})
     lifecycle.decide(comment, Action.APPROVE, ALICE, T0 + timedelta(seconds=1))
     assert lifecycle.moderator_ruling_stands(comment)
-    assert lifecycle.reports_reached_threshold(comment, ["abuse", "spam"], 3, T0 + timedelta(minutes=1)) is None
+    assert lifecycle.reports_reached_threshold(comment, ["abuse", "spam"], 2, 3, T0 + timedelta(minutes=1)) is None
+    # Three reports from two origins (one person with two addresses in one network) are not enough.
+    assert lifecycle.reports_reached_threshold(comment, ["abuse"] * 3, 2, 3, T0 + timedelta(minutes=1)) is None
     version = comment.version
-    event = lifecycle.reports_reached_threshold(comment, ["abuse", "spam", "abuse"], 3, T0 + timedelta(minutes=1))
+    event = lifecycle.reports_reached_threshold(comment, ["abuse", "spam", "abuse"], 3, 3,
+                                                T0 + timedelta(minutes=1))
     assert event is not None and event.action == Action.QUEUED_FOR_REPORTS
     assert event.reason == "reported x3 (abuse, spam)" and comment.version == version + 1
-    assert not lifecycle.moderator_ruling_stands(comment)
-    assert lifecycle.reports_reached_threshold(comment, ["abuse"] * 4, 3, T0 + timedelta(minutes=2)) is None
+    assert not lifecycle.moderator_ruling_stands(comment) and lifecycle.approved_by_moderator(comment)
+    assert lifecycle.reports_reached_threshold(comment, ["abuse"] * 4, 4, 3, T0 + timedelta(minutes=2)) is None
+    # Reopened by reports: confirming the approval needs no version, reversing it needs an admin.
+    with pytest.raises(Forbidden, match="only an admin"):
+        lifecycle.decide(comment, Action.REJECT, BOB, T0 + timedelta(minutes=3))
     lifecycle.decide(comment, Action.APPROVE, BOB, T0 + timedelta(minutes=3))
     assert comment.reported_at is None and comment.decided_by == "bob"
+
+
+def test_an_edit_after_approval_is_a_new_text_that_reports_may_hide_again():
+    comment, _ = submitted()
+    lifecycle.decide(comment, Action.APPROVE, ALICE, T0)
+    assert lifecycle.approved_by_moderator(comment)
+    lifecycle.revise(comment, "Changed", "<p>Changed</p>", None, ModerationMode.PRE, "author:Ann",
+                     T0 + timedelta(minutes=1), 60)
+    assert not lifecycle.approved_by_moderator(comment)
+    assert not lifecycle.moderator_ruled_on_this_text(comment)
+    scored(comment, {"profanity": 0.01}, at=T0 + timedelta(minutes=2))
+    assert comment.status == Status.PUBLISHED
+    # Bob may reject the new text: alice ruled only on the old one.
+    lifecycle.decide(comment, Action.REJECT, BOB, T0 + timedelta(minutes=3))
+    assert comment.status == Status.REJECTED and comment.approved_revision is None
 
 
 def test_scoring_that_fails_sends_the_comment_to_moderators_never_out():

@@ -83,6 +83,8 @@ class EngagementCache:
         return {a: int(v) for a, v in zip(article_ids, cached, strict=True) if v is not None}
 
     def store_share_totals(self, totals: dict[str, int]) -> None:
+        if not totals:
+            return
         key = self._key("share-totals")
         with contextlib.suppress(RedisError):
             pipe = self.redis.pipeline(transaction=False)

@@ -42,14 +42,18 @@ class CommentRepository:
         self.hide_reported = hide_reported
 
     def visible(self, comment: Any = Comment) -> Any:
-        """The filter for what readers may see."""
+        """The filter for what readers may see: published, and in pre mode not hidden by reports
+        (reports no longer hide a text a moderator approved)."""
         condition = comment.status == Status.PUBLISHED
         if self.hide_reported:
-            condition = and_(condition, comment.reported_at.is_(None))
+            condition = and_(condition, or_(comment.reported_at.is_(None),
+                                            comment.approved_revision == comment.revision))
         return condition
 
     def is_visible(self, comment: Comment) -> bool:
-        return comment.status == Status.PUBLISHED and not (self.hide_reported and comment.reported_at is not None)
+        hidden = (self.hide_reported and comment.reported_at is not None
+                  and comment.approved_revision != comment.revision)
+        return comment.status == Status.PUBLISHED and not hidden
 
     # -- single rows ---------------------------------------------------------------------------
     def add(self, comment: Comment) -> Comment:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from civility.store.db import dialect_insert
 from civility.store.models import ArticleActivity, Comment, Report, ShareEvent, Vote
 
 COMMENT_KIND = "comment"
@@ -22,13 +21,10 @@ class EngagementRepository:
     def __init__(self, session: Session):
         self.session = session
 
-    def _insert(self, table):
-        dialect = self.session.get_bind().dialect.name
-        return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
-
     # -- activity aggregates ----------------------------------------------------------------------
     def bump_activity(self, article_id: str, moment: datetime, kind: str, n: int = 1) -> None:
-        stmt = self._insert(ArticleActivity).values(article_id=article_id, hour=hour_of(moment), kind=kind, count=n)
+        stmt = dialect_insert(self.session, ArticleActivity).values(article_id=article_id, hour=hour_of(moment),
+                                                                    kind=kind, count=n)
         stmt = stmt.on_conflict_do_update(index_elements=["article_id", "hour", "kind"],
                                           set_={"count": ArticleActivity.count + n})
         self.session.execute(stmt)
@@ -98,10 +94,11 @@ class EngagementRepository:
         return self.session.scalars(select(Comment.votes).where(Comment.id == comment_id)).one()
 
     # -- reports ----------------------------------------------------------------------------------
-    def add_report(self, comment_id: int, reporter: str, reason: str, note: str | None, at: datetime) -> bool:
+    def add_report(self, comment_id: int, reporter: str, origin: str, reason: str, note: str | None,
+                   at: datetime) -> bool:
         """False when this reporter already reported the comment."""
-        stmt = self._insert(Report).values(comment_id=comment_id, reporter=reporter, reason=reason, note=note,
-                                           created_at=at)
+        stmt = dialect_insert(self.session, Report).values(comment_id=comment_id, reporter=reporter, origin=origin,
+                                                           reason=reason, note=note, created_at=at)
         stmt = stmt.on_conflict_do_nothing(index_elements=["comment_id", "reporter"]).returning(Report.id)
         return self.session.execute(stmt).scalar() is not None
 

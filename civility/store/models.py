@@ -87,6 +87,8 @@ class Comment(Base):
     claim_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
     decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The revision a moderator approved: reports alone never hide that text again.
+    approved_revision: Mapped[int | None] = mapped_column(Integer, nullable=True)
     votes: Mapped[int] = mapped_column(Integer, default=0)
     # Set when enough distinct readers reported it; cleared by a moderator's decision.
     reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -161,6 +163,8 @@ class Report(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     comment_id: Mapped[int] = mapped_column(Id, ForeignKey("comments.id"))
     reporter: Mapped[str] = mapped_column(String(64))
+    # The reporter's wider network (or sub): reports from one origin count once towards hiding.
+    origin: Mapped[str | None] = mapped_column(String(64), nullable=True)
     reason: Mapped[str] = mapped_column(String(16))
     note: Mapped[str | None] = mapped_column(String(500), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -205,3 +209,12 @@ class ArticleActivity(Base):
     __table_args__ = (
         Index("ix_article_activity_hour", "hour", "kind"),
     )
+
+
+class InstanceSecret(Base):
+    """Secrets generated on first run and shared by every process (the client-hash salt)."""
+
+    __tablename__ = "instance_secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))

@@ -6,7 +6,7 @@ from apiflask import APIBlueprint
 
 from civility.statuses import Status
 from service.api import COMMENT_ID as ID
-from service.auth import author_credentials, client_hash, moderator_is_calling, optional_reader
+from service.auth import author_credentials, current_client, moderator_is_calling
 from service.context import services
 from service.limits import rate_limited
 from service.schemas import (
@@ -35,8 +35,7 @@ ERRORS = {400: ErrorOut, 401: ErrorOut, 404: ErrorOut, 413: ErrorOut, 415: Error
 @rate_limited("comment")
 def create_comment(article_id: str, data: dict):
     comment = services().comments.create(
-        article_id, data["body"], data.get("author_name"), data.get("parent_id"),
-        optional_reader(), client_hash(),
+        article_id, data["body"], data.get("author_name"), data.get("parent_id"), current_client(),
     )
     return comment, 202 if comment.status == Status.PENDING else 201
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from apiflask import APIBlueprint
 
-from civility.engagement import Client
 from service.api import COMMENT_ID as ID
-from service.auth import client_hash, optional_reader
+from service.auth import current_client
 from service.context import services
 from service.limits import rate_limited
 from service.schemas import (
@@ -24,10 +23,6 @@ from service.schemas import (
 )
 
 bp = APIBlueprint("engagement", __name__, url_prefix="/api/v1", tag="Shares, votes and reports")
-
-
-def current_client() -> Client:
-    return Client.of(optional_reader(), client_hash(), services().settings.client_hash_salt)
 
 
 @bp.post("/articles/<path:article_id>/shares")

@@ -23,7 +23,7 @@ import pytest
 from redis import Redis
 from werkzeug.serving import make_server
 
-from tests.browser.support import ABUSE, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, sync_api
+from tests.browser.support import ABUSE, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, reader, sync_api
 from tests.helpers import WorkerProcess, make_settings, settings_env, wait_until
 
 # -- the embedding news site (another origin) ----------------------------------------------------
@@ -111,7 +111,8 @@ class Live:
 
     def post_comment(self, article: str, body: str, name: str = "Reader", parent_id: int | None = None) -> dict:
         payload = {"body": body, "author_name": name, **({"parent_id": parent_id} if parent_id else {})}
-        status, comment = self.api("POST", f"/articles/{article}/comments", payload)
+        # Written by another reader than the browser (which is 127.0.0.1), so the browser may vote.
+        status, comment = self.api("POST", f"/articles/{article}/comments", payload, headers=reader(250))
         assert status in (201, 202), comment
         return comment
 
@@ -150,7 +151,8 @@ def live(tmp_path_factory, redis_url, session_prefix):
     prefix = f"{session_prefix}-browser"
     # The embedding site's port must be known before the app (its CORS allowlist) is built.
     host, stranger = HostSite(), HostSite()
-    settings = make_settings(database_url, redis_url, prefix, allowed_origins=(host.origin,))
+    # One trusted proxy: tests act as distinct readers with X-Forwarded-For (see reader()).
+    settings = make_settings(database_url, redis_url, prefix, allowed_origins=(host.origin,), trusted_proxies=1)
     app = create_app(settings)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     base = f"http://127.0.0.1:{server.server_port}"

@@ -57,7 +57,11 @@ def write(root, text, name="Ann"):
     form = root.locator("form.cv-form").first
     form.get_by_label("Name").fill(name)
     form.get_by_label("Your comment").fill(text)
-    form.get_by_role("button", name="Post comment").click()
+    send = form.get_by_role("button", name="Post comment")
+    send.click()
+    # The widget disables the button while the post is in flight and clears the text on success:
+    # wait for the answer, so that a second write() is not wiped by the first one's reset.
+    expect(send).to_be_enabled()
 
 
 def comment(root, text):
@@ -127,3 +131,9 @@ def item(page, text):
 def assert_accessible(page) -> None:
     violations = axe_violations(page)
     assert not violations, "axe-core found:\n" + "\n".join(violations)
+
+
+def reader(n: int) -> dict:
+    """Headers that make a request come from the n-th distinct reader (another /24 network), through
+    the live server's one trusted proxy; the User-Agent alone no longer tells readers apart."""
+    return {"X-Forwarded-For": f"203.0.{n % 256}.{10 + n // 256}"}

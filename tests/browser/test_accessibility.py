@@ -20,6 +20,7 @@ from tests.browser.support import (
     item,
     new_article,
     only_article,
+    reader,
     sign_in,
     widget,
     write,
@@ -37,8 +38,8 @@ def test_the_demo_page_and_the_widget_pass_axe(open_tab, live):
     first = live.published(article, "A first comment, with a link: https://example.org/report", name="Bea")
     live.published(article, "A reply to the first comment.", name="Cal", parent_id=first["id"])
     live.published(article, "Another thought on the story.", name="Dee")
-    live.api("POST", f"/comments/{first['id']}/votes", {"value": 1}, headers={"User-Agent": "a11y-voter"})
-    live.api("POST", f"/articles/{article}/shares", {"network": "x"}, headers={"User-Agent": "a11y-sharer"})
+    live.api("POST", f"/comments/{first['id']}/votes", {"value": 1}, headers=reader(1))
+    live.api("POST", f"/articles/{article}/shares", {"network": "x"}, headers=reader(2))
     tab = open_tab(bypass_csp=True)
     page = tab.page
     page.goto(live.base + "/embed/demo?article=" + article)

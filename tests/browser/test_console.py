@@ -13,6 +13,7 @@ from tests.browser.support import (
     item,
     new_article,
     only_article,
+    reader,
     sign_in,
     widget,
     write,
@@ -156,11 +157,11 @@ def test_the_queue_refreshes_itself_and_keeps_the_session(tab, live):
 def test_pending_and_reported_tabs(tab, live):
     article = new_article()
     target = live.published(article, "Reported by several readers.", name="Target")
-    # Distinct readers (client hash = IP + user agent) until the comment reaches the reported queue,
+    # Distinct readers (each from another network) until the comment reaches the reported queue,
     # where pre-moderation hides it from readers (further reports then find nothing).
     for n in range(10):
         status, body = live.api("POST", f"/comments/{target['id']}/reports", {"reason": "spam", "note": f"ad {n}"},
-                                headers={"User-Agent": f"reader-{n}"})
+                                headers=reader(n))
         if status == 404 and n:  # n reports were accepted before it left the readers' view
             break
         assert status == 202, body

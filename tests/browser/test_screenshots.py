@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from tests.browser.support import comment, expect, item, only_article, screenshots_dir, sign_in, write
+from tests.browser.support import comment, expect, item, only_article, reader, screenshots_dir, sign_in, write
 
 DEMO = "world/pow-exchange-2026"
 
@@ -26,17 +26,17 @@ def test_screenshots_of_the_widget_and_the_console(open_tab, live, tmp_path):
     live.published(DEMO, "Does anyone know whether the civilians detained near the front were included this time?",
                    name="Aisha R.")
     for n, (comment_id, value) in enumerate([(mara["id"], 1), (mara["id"], 1), (tomasz["id"], 1), (mara["id"], 1)]):
-        live.api("POST", f"/comments/{comment_id}/votes", {"value": value}, headers={"User-Agent": f"voter-{n}"})
+        live.api("POST", f"/comments/{comment_id}/votes", {"value": value}, headers=reader(n))
     for n, network in enumerate(["facebook", "facebook", "x", "whatsapp", "email", "copy_link", "bluesky"]):
-        live.api("POST", f"/articles/{DEMO}/shares", {"network": network}, headers={"User-Agent": f"sharer-{n}"})
+        live.api("POST", f"/articles/{DEMO}/shares", {"network": network}, headers=reader(n))
     held = [live.held(DEMO, "you are a fucking idiot, go and read a real newspaper", name="angry_reader"),
             live.held(DEMO, "shut up you stupid moron, this is bullshit", name="NoFilter")]
     reply = live.post_comment(DEMO, "Red Cross my ass, you are all fucking idiots", name="sceptic",
                               parent_id=tomasz["id"])
     live.wait_for(reply["id"], "flagged")
 
-    reader = open_tab({"width": 900, "height": 900})
-    page = reader.page
+    reader_tab = open_tab({"width": 900, "height": 900})
+    page = reader_tab.page
     # Paused below, so the reader's own comment stays "awaiting review" for the picture.
     page.clock.install(time=datetime.now())
     page.goto(live.base + "/embed/demo")

@@ -10,7 +10,17 @@ import urllib.request
 
 from civility.engagement import NETWORKS, REPORT_REASONS
 from civility.text import MAX_BODY_CHARS, MAX_NAME_CHARS
-from tests.browser.support import ABUSE, assert_clean, comment, expect, expect_published, new_article, widget, write
+from tests.browser.support import (
+    ABUSE,
+    assert_clean,
+    comment,
+    expect,
+    expect_published,
+    new_article,
+    reader,
+    widget,
+    write,
+)
 
 WIDGET_BUDGET = 15 * 1024
 
@@ -216,7 +226,7 @@ def test_sorting_and_load_more(tab, live):
 
     root.get_by_label("Sort").select_option("newest")
     expect(top.first.locator(":scope > article .cv-body")).to_have_text("Comment number 22.")
-    assert live.api("POST", f"/comments/{ids[7]}/votes", {"value": 1}, headers={"User-Agent": "voter"})[0] == 200
+    assert live.api("POST", f"/comments/{ids[7]}/votes", {"value": 1}, headers=reader(1))[0] == 200
     root.get_by_label("Sort").select_option("top")
     expect(top.first.locator(":scope > article .cv-body")).to_have_text("Comment number 7.")
     assert_clean(tab)
