@@ -46,6 +46,11 @@ class Settings:
     scorer: str = "auto"
     detoxify_model: str = "original"
     detoxify_checkpoint: str | None = None
+    # Where `civility models pull` and the worker's automatic pull fetch model files: an HTTP(S)
+    # base URL or a directory laid out like upstream (docs in README); unset: upstream.
+    model_mirror: str | None = None
+    # With CIVILITY_SCORER=auto, a worker without cached weights pulls them once at start.
+    model_auto_pull: bool = True
     moderation_mode: ModerationMode = ModerationMode.PRE
     thresholds: Thresholds = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
     allowed_origins: tuple[str, ...] = ("*",)
@@ -222,6 +227,8 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "scorer": _choice(SCORERS, plugin=True),
     "detoxify_model": _choice(DETOXIFY_MODELS),
     "detoxify_checkpoint": _text,
+    "model_mirror": _text,
+    "model_auto_pull": _flag,
     "moderation_mode": _mode,
     "thresholds": _thresholds,
     "allowed_origins": _origins,

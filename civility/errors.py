@@ -5,7 +5,7 @@ from __future__ import annotations
 
 class DomainError(Exception):
     code = "error"
-    status = 400
+    status_code = 400
 
     def __init__(self, message: str, details: dict | None = None):
         super().__init__(message)
@@ -14,22 +14,22 @@ class DomainError(Exception):
 
 
 class NotFound(DomainError):
-    code, status = "not_found", 404
+    code, status_code = "not_found", 404
 
 
 class Invalid(DomainError):
     """One or more fields are invalid; ``details`` maps each field to its messages."""
 
-    code, status = "invalid", 422
+    code, status_code = "invalid", 422
 
 
 class Unauthorized(DomainError):
-    code, status = "unauthorized", 401
+    code, status_code = "unauthorized", 401
 
 
 class Forbidden(DomainError):
-    code, status = "forbidden", 403
+    code, status_code = "forbidden", 403
 
 
 class Conflict(DomainError):
-    code, status = "conflict", 409
+    code, status_code = "conflict", 409

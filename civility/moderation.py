@@ -20,6 +20,8 @@ from civility.store.engagement import EngagementRepository
 from civility.store.models import Comment, CommentEvent, utcnow
 from civility.text import MAX_NOTE_CHARS, clean_optional
 
+FALLBACK_WARNING = ("comments are scored by the profanity fallback, which recognises offensive words only, "
+                    "not threats or identity attacks phrased politely")
 # The first of each is the default.
 QUEUE_STATUSES = ("flagged", "reported", "pending", "rejected", "published")
 QUEUE_SORTS = ("score", "oldest", "newest")
@@ -77,7 +79,7 @@ class ModerationService:
                 item = self.decide(d["comment_id"], d["action"], moderator, d.get("reason"), d.get("version"))
                 results.append({"comment_id": d["comment_id"], "ok": True, "status": 200, "item": item})
             except DomainError as exc:
-                results.append({"comment_id": d["comment_id"], "ok": False, "status": exc.status,
+                results.append({"comment_id": d["comment_id"], "ok": False, "status": exc.status_code,
                                 "error": {"code": exc.code, "message": exc.message, "details": exc.details}})
         return results
 
@@ -137,13 +139,17 @@ class ModerationService:
                 "latency_seconds_p95": round(_percentile(latencies, 0.95), 3) if latencies else None,
                 "scored_last_hour": len(latencies),
             },
-            "scorer": {"name": scorer_name, "version": scorer_version},
+            "scorer": {"name": scorer_name, "version": scorer_version,
+                       "fallback": "(fallback)" in scorer_version if scorer_version else None},
             "workers": [],
         }
         workers = result["workers"] = self._live_workers()
         if workers:
             # What the live workers run now beats what scored the latest comment.
-            result["scorer"].update({k: workers[0].get(k) for k in ("name", "version", "fallback")})
+            result["scorer"].update({k: workers[0].get(k) for k in ("name", "version", "fallback", "warning")})
+        if result["scorer"].get("fallback") and not result["scorer"].get("warning"):
+            result["scorer"]["warning"] = FALLBACK_WARNING
+        result["scorer"].setdefault("warning", None)
         result["scoring"]["queue_depth"] = self._queue_depth()
         return result
 

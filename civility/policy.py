@@ -64,14 +64,16 @@ def _reason(label: str, score: float, threshold: float) -> str:
     return f"{label} {score:.2f} >= {threshold:.2f}"
 
 
-def decide(scores: dict[str, float], thresholds: Thresholds, held_for: list[str] | None = None) -> Decision:
+def decide(scores: dict[str, float], thresholds: Thresholds, held_for: list[str] | None = None,
+           rejected_for: list[str] | None = None) -> Decision:
     """Decide a freshly scored comment.
 
     A score at or over a label's ``reject`` threshold rejects; at or over ``hold`` sends the comment
     to the moderation queue (``flagged``). Otherwise it is published. Labels without a threshold
     are recorded but never decide anything. The moderation mode does not change the outcome, only
     what readers saw before it (see ``initial_status``). ``held_for`` are reasons found outside the model
-    (spam heuristics): they flag a comment the scores would have published.
+    (spam heuristics, word lists): they flag a comment the scores would have published.
+    ``rejected_for`` are outside reasons that reject it (the reject word list).
     """
     rejects: list[str] = []
     holds: list[str] = []
@@ -85,6 +87,7 @@ def decide(scores: dict[str, float], thresholds: Thresholds, held_for: list[str]
         elif score >= limit.hold:
             holds.append(_reason(label, score, limit.hold))
     holds += held_for or []
+    rejects += rejected_for or []
     if rejects:
         return Decision(Status.REJECTED, rejects + holds)
     if holds:

@@ -6,20 +6,27 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from civility.store.comments import CommentRepository
-from civility.text import count_links, link_ratio
+from civility.text import has_visible_text, links, text_outside_links
 
 REPEAT_WINDOW = timedelta(minutes=10)
+# Readers who cite a source or two are not spammers: only link-heavy comments are held.
 MAX_LINKS = 3
-MAX_LINK_SHARE = 0.5
 
 
-def spam_reasons(comments: CommentRepository, body: str, client_hash: str | None, now: datetime) -> list[str]:
+def spam_reasons(comments: CommentRepository, body: str, reader_key: str | None, now: datetime) -> list[str]:
     reasons = []
-    if client_hash:
-        repeats = comments.count_recent_repeats(client_hash, body, now - REPEAT_WINDOW)
+    if reader_key:
+        repeats = comments.count_recent_repeats(reader_key, body, now - REPEAT_WINDOW)
         if repeats:
             reasons.append(f"repeated text from the same client (x{repeats + 1} in 10 min)")
-    links, share = count_links(body), link_ratio(body)
-    if links >= MAX_LINKS or (links and share >= MAX_LINK_SHARE):
-        reasons.append(f"mostly links ({links} link{'s' if links != 1 else ''}, {share:.0%} of the text)")
+    found = len(links(body))
+    if found >= MAX_LINKS:
+        reasons.append(f"link-heavy ({found} links)")
+    elif found and not _has_words(text_outside_links(body)):
+        reasons.append(f"nothing but links ({found} link{'s' if found != 1 else ''})")
     return reasons
+
+
+def _has_words(text: str) -> bool:
+    """Letters or digits, not just spaces and punctuation between links."""
+    return has_visible_text(text) and any(c.isalnum() for c in text)

@@ -7,6 +7,8 @@ import re
 import unicodedata
 
 import nh3
+from linkify_it import LinkifyIt
+from linkify_it.main import Match
 
 from civility.errors import Invalid
 
@@ -25,7 +27,6 @@ _INVISIBLE = dict.fromkeys(
 _CONTROLS = re.compile(r"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 # Letters that render as nothing (Hangul fillers, the braille blank): a text of only these is empty.
 _BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
-_URL = re.compile(r"\bhttps?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]]", re.IGNORECASE)
 
 
 class TextError(ValueError):
@@ -77,16 +78,37 @@ def clean_optional(field: str, value: str | None, max_chars: int) -> str | None:
     return clean(field, normalised, max_chars) if has_visible_text(normalised) else None
 
 
+# Only explicit http(s) links: no "example.org" or e-mail guessing. linkify-it keeps quotes and
+# trailing punctuation outside a link and balanced parentheses inside it (Foo_(bar)).
+_LINKS = LinkifyIt(options={"fuzzy_link": False, "fuzzy_email": False, "fuzzy_ip": False})
+_LINK_SCHEMAS = frozenset({"http:", "https:"})
+
+
+def links(text: str) -> list[Match]:
+    """The http(s) links in ``text``, in order (each with ``index``, ``last_index`` and ``url``)."""
+    if "://" not in text:
+        return []
+    return [m for m in _LINKS.match(text) or [] if m.schema.lower() in _LINK_SCHEMAS]
+
+
+def _linked(paragraph: str) -> str:
+    """Escaped text with its links as anchors; matched on the raw text, so escaping cannot bend them."""
+    parts, end = [], 0
+    for link in links(paragraph):
+        parts.append(html.escape(paragraph[end:link.index], quote=True))
+        href, label = html.escape(link.url, quote=True), html.escape(link.text, quote=True)
+        parts.append(f'<a href="{href}">{label}</a>')
+        end = link.last_index
+    parts.append(html.escape(paragraph[end:], quote=True))
+    return "".join(parts)
+
+
 def render_html(body: str) -> str:
     """Escaped paragraphs with line breaks and ``http(s)`` links; nh3 cleans the result as a backstop."""
     paragraphs = [p for p in re.split(r"\n\s*\n", body) if p.strip()]
-    parts = []
-    for paragraph in paragraphs:
-        escaped = html.escape(paragraph.strip(), quote=True)
-        linked = _URL.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', escaped)
-        parts.append("<p>" + linked.replace("\n", "<br>") + "</p>")
+    rendered = "".join("<p>" + _linked(p.strip()).replace("\n", "<br>") + "</p>" for p in paragraphs)
     return nh3.clean(
-        "".join(parts),
+        rendered,
         tags={"p", "br", "a"},
         attributes={"a": {"href"}},
         url_schemes={"http", "https"},
@@ -94,12 +116,11 @@ def render_html(body: str) -> str:
     )
 
 
-def count_links(body: str) -> int:
-    return sum(1 for _ in _URL.finditer(body))
-
-
-def link_ratio(body: str) -> float:
-    """Share of the text's characters that sit inside links (used by the spam heuristics)."""
-    if not body:
-        return 0.0
-    return sum(len(m.group(0)) for m in _URL.finditer(body)) / len(body)
+def text_outside_links(body: str) -> str:
+    """What is left of ``body`` once its links are taken out (the spam heuristics read it)."""
+    kept, end = [], 0
+    for link in links(body):
+        kept.append(body[end:link.index])
+        end = link.last_index
+    kept.append(body[end:])
+    return "".join(kept)

@@ -72,7 +72,7 @@ def register_error_handlers(app: APIFlask) -> None:
 
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError):
-        return error_response(error.status, error.message, error.details, error.code)
+        return error_response(error.status_code, error.message, error.details, error.code)
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(DBAPIError)

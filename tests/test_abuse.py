@@ -24,15 +24,18 @@ def test_the_same_text_repeated_by_one_client_is_held_with_a_reason(client, drai
     assert items[second["id"]]["reasons"] == ["repeated text from the same client (x2 in 10 min)"]
 
 
-def test_comments_that_are_mostly_links_are_held(client, drain, moderator_token):
+def test_only_link_heavy_comments_are_held_for_their_links(client, drain, moderator_token):
     spam = post(client, "https://spam.example/a https://spam.example/b https://spam.example/c").json
-    normal = post(client, "The ministry's statement is here: https://gov.example/statement, worth reading "
-                          "in full before judging the exchange.").json
+    bare = post(client, "https://spam.example/only\n\n(https://spam.example/more)").json
+    cited = post(client, "A reply with a source: https://example.org/report").json
+    two = post(client, "The ministry's statement https://gov.example/statement and the reply "
+                       "https://gov.example/reply are both worth reading before judging.").json
     drain()
-    queue = client.get("/api/v1/moderation/queue", headers=bearer(moderator_token)).json["items"]
-    assert [i["id"] for i in queue] == [spam["id"]]
-    assert queue[0]["reasons"][0].startswith("mostly links (3 links")
-    assert client.get(f"/api/v1/comments/{normal['id']}").json["status"] == "published"
+    queue = {i["id"]: i["reasons"] for i in client.get("/api/v1/moderation/queue",
+                                                        headers=bearer(moderator_token)).json["items"]}
+    assert queue == {spam["id"]: ["link-heavy (3 links)"], bare["id"]: ["nothing but links (2 links)"]}
+    for ok in (cited, two):
+        assert client.get(f"/api/v1/comments/{ok['id']}").json["status"] == "published"
 
 
 @pytest.mark.parametrize("action", ["comment", "edit", "vote", "report", "share"])

@@ -199,3 +199,11 @@ def test_moderation_routes_never_answer_cors(app_factory, moderator_token):
     assert public.headers["Access-Control-Allow-Origin"] == "https://news.example"
     other = client.get(f"/api/v1/articles/{ARTICLE}/comments", headers={"Origin": "https://evil.example"})
     assert "Access-Control-Allow-Origin" not in other.headers
+
+
+def test_stats_name_the_scorer_and_warn_when_it_is_the_fallback(client, drain, moderator_token):
+    post(client, "Scored by whatever runs.")
+    drain()  # the in-process drain scores with the profanity fallback
+    scorer = client.get("/api/v1/moderation/stats", headers=bearer(moderator_token)).json["scorer"]
+    assert scorer["name"] == "profanity" and scorer["fallback"] is True
+    assert "fallback" in scorer["warning"]

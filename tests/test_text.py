@@ -1,5 +1,7 @@
 """Unicode rules and the safe HTML rendering."""
 
+from html import escape as html_escape
+
 import pytest
 
 from civility.text import TextError, normalise, render_html
@@ -16,6 +18,25 @@ def test_links_are_nofollow_ugc_and_only_http():
     html = render_html("see https://example.org/a?b=1&c=2 and javascript:alert(1)")
     assert '<a href="https://example.org/a?b=1&amp;c=2" rel="nofollow ugc noopener">' in html
     assert 'href="javascript' not in html
+
+
+@pytest.mark.parametrize("body,href,after", [
+    ('"https://example.org/q"', "https://example.org/q", '</a>"</p>'),
+    ("https://en.wikipedia.org/wiki/Foo_(bar)", "https://en.wikipedia.org/wiki/Foo_(bar)", "</a></p>"),
+    ("(see https://example.org/x).", "https://example.org/x", "</a>).</p>"),
+    ("Read https://example.org/report, then decide!", "https://example.org/report", "</a>, then decide!</p>"),
+    ("<https://example.org/x>", "https://example.org/x", "</a>&gt;</p>"),
+])
+def test_links_keep_quotes_and_trailing_punctuation_outside_and_parentheses_inside(body, href, after):
+    html = render_html(body)
+    assert f'<a href="{html_escape(href)}" rel="nofollow ugc noopener">{html_escape(href)}</a>' in html, html
+    assert html.endswith(after), html
+    assert ";" not in html.replace("&gt;", "").replace("&lt;", ""), html  # no stray characters
+
+
+def test_only_explicit_http_links_are_linked():
+    html = render_html("example.org, www.example.org, a@b.example and ftp://example.org stay text")
+    assert "<a " not in html
 
 
 def test_invisible_and_bidi_controls_are_removed_but_joiners_kept():

@@ -47,14 +47,14 @@ class ScoringQueue:
     def is_active(self, comment_id: int, revision: int, attempt: int) -> bool:
         job_id = score_job_id(self.settings.redis_prefix, comment_id, revision, attempt)
         try:
-            status = Job.fetch(job_id, connection=self.redis).get_status(refresh=False)
-            if status == JobStatus.SCHEDULED:
+            state = Job.fetch(job_id, connection=self.redis).get_status(refresh=False)
+            if state == JobStatus.SCHEDULED:
                 # A retry whose time passed long ago means no scheduler is running to enqueue it.
                 due = ScheduledJobRegistry(queue=self.queue).get_scheduled_time(job_id)
                 return due > datetime.now(UTC) - timedelta(seconds=STUCK_AFTER_SECONDS)
         except NoSuchJobError:
             return False
-        return status in ACTIVE
+        return state in ACTIVE
 
     def depth(self) -> int:
         return self.queue.count

@@ -18,8 +18,12 @@ def upgrade() -> None:
     with op.batch_alter_table("comments", schema=None) as batch_op:
         batch_op.add_column(sa.Column("approved_revision", sa.Integer(), nullable=True))
     # A published comment whose current text a moderator decided was approved by them.
-    op.execute("UPDATE comments SET approved_revision = revision WHERE status = 'published' "
-               "AND decided_at IS NOT NULL AND decided_at >= COALESCE(edited_at, created_at)")
+    comments = sa.table("comments", *(sa.column(name) for name in (
+        "status", "revision", "approved_revision", "decided_at", "edited_at", "created_at")))
+    op.execute(comments.update()
+               .where(comments.c.status == "published", comments.c.decided_at.is_not(None),
+                      comments.c.decided_at >= sa.func.coalesce(comments.c.edited_at, comments.c.created_at))
+               .values(approved_revision=comments.c.revision))
     op.create_table(
         "instance_secrets",
         sa.Column("name", sa.String(64), primary_key=True),
