@@ -21,7 +21,7 @@ RUN pip install .
 FROM ${PYTHON} AS base
 RUN useradd --create-home --uid 10001 civility
 COPY --from=build /opt/venv /opt/venv
-# Model caches live in the user's home: mount pre-seeded caches here for air-gapped installs.
+# Model caches live in the user's home: `civility models pull` and `import` write there (or mount them).
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     TORCH_HOME=/home/civility/.cache/torch \
@@ -30,6 +30,18 @@ USER civility
 WORKDIR /home/civility
 
 FROM base AS worker
+# Bake a model into the image: --build-arg CIVILITY_MODEL=original (or unbiased, multilingual, original-small,
+# unbiased-small) pulls it at build time, verified against the digests pinned in the code, from upstream or
+# from --build-arg CIVILITY_MODEL_MIRROR=https://models.example.org/civility (see README, "Scoring models").
+# Empty (the default): no model in the image; mount caches, or let the worker pull at start.
+ARG CIVILITY_MODEL=""
+ARG CIVILITY_MODEL_MIRROR=""
+RUN if [ -n "${CIVILITY_MODEL}" ]; then \
+      CIVILITY_MODEL_MIRROR="${CIVILITY_MODEL_MIRROR}" civility models pull "${CIVILITY_MODEL}" \
+      && civility models verify "${CIVILITY_MODEL}"; \
+    fi
+# The baked model is the one workers use (an empty value keeps the default, original).
+ENV CIVILITY_DETOXIFY_MODEL=${CIVILITY_MODEL}
 CMD ["civility", "worker"]
 
 # The default target: the API under gunicorn. Run `civility db upgrade` once per release first.

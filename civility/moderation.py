@@ -21,7 +21,7 @@ from civility.store.models import Comment, CommentEvent, utcnow
 from civility.text import MAX_NOTE_CHARS, clean_optional
 
 FALLBACK_WARNING = ("comments are scored by the profanity fallback, which recognises offensive words only, "
-                    "not threats or identity attacks phrased politely")
+                    "not threats or identity attacks phrased politely; `civility models pull` installs Detoxify")
 # The first of each is the default.
 QUEUE_STATUSES = ("flagged", "reported", "pending", "rejected", "published")
 QUEUE_SORTS = ("score", "oldest", "newest")

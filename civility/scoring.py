@@ -15,6 +15,7 @@ from civility.policy import decide
 from civility.store.comments import CommentRepository
 from civility.store.db import Database
 from civility.store.models import Comment, utcnow
+from civility.wordlists import current_matcher
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,10 @@ def apply_scores(db: Database, settings: Settings, scorer: Scorer, batch: list[C
                  results: list[dict[str, float]], token: str) -> BatchResult:
     outcome = BatchResult()
     now = utcnow()
+    # The word lists are read outside the transaction, so that no write lock waits on them. A
+    # leased revision has exactly the leased text, so the verdicts apply to whatever is written below.
+    matcher = current_matcher(db)
+    verdicts = {c.id: matcher.check(c.body) for c in batch}
     with db.transaction() as session:
         repo = CommentRepository(session)
         current = repo.get_many([c.id for c in batch], for_update=True)
@@ -64,7 +69,9 @@ def apply_scores(db: Database, settings: Settings, scorer: Scorer, batch: list[C
                 outcome.skipped += 1
                 continue
             scores = {label: round(float(value), 4) for label, value in scores.items()}
-            decision = decide(scores, settings.thresholds, comment.heuristics)
+            verdict = verdicts[leased.id]
+            decision = decide(scores, settings.thresholds, held_for=(comment.heuristics or []) + verdict.hold,
+                              rejected_for=verdict.reject)
             repo.record(comment, lifecycle.apply_score(comment, scores, decision, scorer.name, scorer.version, now))
             outcome.scored += 1
     return outcome

@@ -7,6 +7,7 @@ directory) they find its embedded Redis and database under ``var/`` by themselve
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import re
@@ -21,6 +22,8 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from civility.config import ConfigError, Settings
 from civility.errors import DomainError
 from civility.moderators import ROLES
+from civility.wordlists import KINDS as WORD_LIST_KINDS
+from service.models_cli import models_group
 
 
 def _create_app():
@@ -110,6 +113,10 @@ def worker(burst: bool) -> None:
     run_worker(burst=burst)
 
 
+# `civility models pull|list|verify|export|import` (service/models_cli.py)
+main.add_command(models_group)
+
+
 @main.group("moderators", cls=click.Group)
 def moderators_group() -> None:
     """Moderator accounts and their tokens."""
@@ -165,6 +172,67 @@ def sweep_command() -> None:
                f"sent to moderators as 'scoring failed' {result.failed}")
 
 
+@main.group("wordlist", cls=click.Group)
+def wordlist_group() -> None:
+    """Moderation word lists: an entry of `reject` rejects a comment, one of `hold` holds it.
+
+    Entries are words or phrases; * inside a word is any letters (kill*), alone any one word
+    (go back to *). Workers and API processes see a change within seconds.
+    """
+
+
+@wordlist_group.command("add")
+@click.argument("kind", type=click.Choice(WORD_LIST_KINDS))
+@click.argument("entries", nargs=-1, required=True)
+def wordlist_add(kind: str, entries: tuple[str, ...]) -> None:
+    """Add entries to a list (quote a phrase: "go back to *")."""
+    from civility.wordlists import add_entries
+
+    result, added = add_entries(_db(), kind, list(entries), "cli")
+    click.echo(f"added {len(added)} to {kind}; it has {len(result.entries)} entries (version {result.version})")
+
+
+@wordlist_group.command("remove")
+@click.argument("kind", type=click.Choice(WORD_LIST_KINDS))
+@click.argument("entries", nargs=-1, required=True)
+def wordlist_remove(kind: str, entries: tuple[str, ...]) -> None:
+    """Remove entries from a list (ignoring case)."""
+    from civility.wordlists import remove_entries
+
+    result, removed = remove_entries(_db(), kind, list(entries), "cli")
+    missing = len(entries) - len(removed)
+    click.echo(f"removed {len(removed)} from {kind}" + (f" ({missing} not in it)" if missing > 0 else "")
+               + f"; it has {len(result.entries)} entries (version {result.version})")
+
+
+@wordlist_group.command("list")
+@click.argument("kind", type=click.Choice(WORD_LIST_KINDS))
+def wordlist_list(kind: str) -> None:
+    """Print a list's entries, one a line, oldest first."""
+    from civility.wordlists import list_entries
+
+    for entry in list_entries(_db(), kind).entries:
+        click.echo(entry)
+
+
+def _word_lists(settings: Settings):
+    """The word lists workers apply, from the configured database; without one (no database file
+    yet, or no schema) the texts are scored without them, with a warning."""
+    from civility.store.wordlists import missing_sqlite_file
+    from civility.wordlists import WordListMatcher, current_matcher
+
+    missing = missing_sqlite_file(settings.database_url)
+    if missing:
+        click.echo(f"warning: word lists not applied: no database at {missing}", err=True)
+        return WordListMatcher()
+    try:
+        return current_matcher(_db())
+    except (OperationalError, ProgrammingError) as exc:
+        problem = str(exc.orig or exc).strip().splitlines()[0]
+        click.echo(f"warning: word lists not applied: {problem} (run `civility db upgrade`?)", err=True)
+        return WordListMatcher()
+
+
 @main.command("score", with_appcontext=False)
 @click.argument("texts", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
@@ -176,9 +244,11 @@ def score_command(texts: tuple[str, ...], as_json: bool) -> None:
     settings = Settings.from_env()
     scorer, info = load_scorer(settings)
     results = scorer.score(list(texts))
+    words = _word_lists(settings)
     rows = []
     for text, scores in zip(texts, results, strict=True):
-        decision = decide(scores, settings.thresholds)
+        verdict = words.check(text)  # as a worker decides: word lists beside the scores
+        decision = decide(scores, settings.thresholds, held_for=verdict.hold, rejected_for=verdict.reject)
         rows.append({"text": text, "scores": scores, "decision": decision.status.value,
                      "reasons": decision.reasons})
     if as_json:
@@ -193,6 +263,64 @@ def score_command(texts: tuple[str, ...], as_json: bool) -> None:
             click.echo(f"  {label:<16} {value:.3f}")
         reasons = f" ({'; '.join(row['reasons'])})" if row["reasons"] else ""
         click.echo(f"  decision: {row['decision']}{reasons}")
+
+
+@main.command("backtest", with_appcontext=False)
+@click.option("--csv", "csv_path", type=click.Path(exists=True, dir_okay=False, allow_dash=True),
+              help="A CSV with the columns text,label (1: should be held, 0: should be published).")
+@click.option("--decisions", is_flag=True, help="Use moderators' past decisions as the truth (reject: 1, approve: 0).")
+@click.option("--since", help="With --decisions: only decisions made at or after this ISO 8601 date or time (UTC "
+                              "unless it names an offset).")
+@click.option("--rescore", is_flag=True, help="With --decisions: score the decided texts again with the configured "
+                                              "scorer instead of using the scores stored on the comments.")
+@click.option("--target-precision", type=click.FloatRange(0, 1, min_open=True), default=0.9, show_default=True,
+              help="For each label, the hold threshold that would reach this precision.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (schema in docs/api.md).")
+def backtest_command(csv_path: str | None, decisions: bool, since: str | None, rescore: bool,
+                     target_precision: float, as_json: bool) -> None:
+    """How the current thresholds and word lists do against labelled texts or moderators' decisions."""
+    from tqdm import tqdm
+
+    from civility import backtest
+
+    if bool(csv_path) == decisions:
+        raise click.UsageError("give either --csv FILE or --decisions")
+    if csv_path and (since or rescore):
+        raise click.UsageError("--since and --rescore go with --decisions")
+    settings = Settings.from_env()
+    since_at = backtest.parse_since(since) if since else None
+    samples = None
+    if csv_path:
+        opened = (io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="") if csv_path == "-"
+                  else open(csv_path, encoding="utf-8-sig", newline=""))  # noqa: SIM115 - closed by with
+        with opened as stream:
+            samples = backtest.read_csv(stream)
+    db = _db()
+    words = backtest.word_list_check(db)
+    rescorer = None
+    if csv_path or rescore:
+        from workers.scorers import load_scorer
+
+        scorer, info = load_scorer(settings)
+        rescorer = backtest.Rescorer(scorer, info.as_dict())
+    bar = tqdm(desc="backtest", unit="text", file=sys.stderr, disable=None, leave=False)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done)
+
+    try:
+        if samples is not None and rescorer is not None:
+            result = backtest.from_samples(samples, settings, rescorer, words, target_precision, progress)
+        else:
+            result = backtest.from_decisions(db, settings, since_at, target_precision, limit=None, words=words,
+                                             rescorer=rescorer, progress=progress)
+    finally:
+        bar.close()
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    else:
+        click.echo("\n".join(backtest.render_text(result)))
 
 
 if __name__ == "__main__":

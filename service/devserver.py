@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 from civility.config import Settings
+from civility.infra.presence import live_workers
 from civility.infra.redis_server import RedisServer
-from civility.infra.runtime import database
+from civility.infra.runtime import database, redis_from_url
 from civility.moderators import ADMIN, any_moderators, create_moderator
 from civility.store.migrate import upgrade
 
@@ -35,6 +38,30 @@ def _stop(process: subprocess.Popen, timeout: float = 10.0) -> None:
         pass
 
 
+def describe_scorer(info: dict) -> str:
+    """One line from a worker's announcement: which scorer, and how it came to be (cached, pulled, fallback)."""
+    line = f"{info.get('name')} {info.get('version')}"
+    if info.get("origin") and info.get("origin") != "fallback":
+        line += f" ({info['origin']})"
+    if info.get("fallback") and info.get("warning"):
+        line += f"\n    warning: {info['warning']}"
+    return line
+
+
+def _report_scorer(settings: Settings, stopped: threading.Event) -> None:
+    """Print what the worker announces once it is up, without holding anything else back."""
+    redis = redis_from_url(settings.require_redis_url())
+    try:
+        while not stopped.wait(0.5):
+            with contextlib.suppress(Exception):  # Redis not there yet, or stopping
+                workers = live_workers(redis, settings)
+                if workers:
+                    print(f"  scorer           {describe_scorer(workers[0])}", flush=True)
+                    return
+    finally:
+        redis.close()
+
+
 def run_dev(port: int) -> int:
     var = Path("var").resolve()
     var.mkdir(exist_ok=True)
@@ -47,6 +74,7 @@ def run_dev(port: int) -> int:
 
     children: list[subprocess.Popen] = []
     stopping = False
+    stopped = threading.Event()
 
     def request_stop(signum, _frame):
         nonlocal stopping
@@ -76,13 +104,17 @@ civility is running
   moderator console {base}/moderate
   readiness        {base}/readyz
   database         {settings.database_url}
-  redis            {env['CIVILITY_REDIS_URL']}""", flush=True)
+  redis            {env['CIVILITY_REDIS_URL']}
+  scorer           shown below once the worker is up (without cached weights it may first pull the model:
+                   its progress is in the worker's log lines)""", flush=True)
         if token:
             print(f"""
   first run: an admin moderator was created. Its token (shown once, keep it):
     {token}
   more moderators: civility moderators create NAME [--role moderator|admin]""", flush=True)
         print("\nCtrl-C stops everything.\n", flush=True)
+        threading.Thread(target=_report_scorer, args=(settings, stopped), daemon=True,
+                         name="civility-dev-scorer").start()
         while not stopping:
             for child in children:
                 if child.poll() is not None:
@@ -92,6 +124,7 @@ civility is running
             time.sleep(0.3)
         return 0
     finally:
+        stopped.set()
         for child in reversed(children):
             _stop(child)
         if redis is not None:

@@ -7,14 +7,18 @@ from datetime import UTC
 from apiflask import Schema
 from apiflask.fields import Boolean, Dict, Float, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range
-from marshmallow import EXCLUDE, post_dump
+from marshmallow import EXCLUDE, ValidationError, post_dump
 
+from civility.backtest import DEFAULT_TARGET_PRECISION, parse_since
 from civility.comments import SORTS
 from civility.engagement import MAX_COUNT_IDS, NETWORKS, REPORT_REASONS, WINDOWS
+from civility.errors import Invalid
 from civility.moderation import MAX_BULK, QUEUE_SORTS, QUEUE_STATUSES
 from civility.policy import report_reason
 from civility.statuses import DECISIONS, Action, Status
 from civility.text import MAX_BODY_CHARS, MAX_NAME_CHARS, MAX_NOTE_CHARS
+from civility.wordlists import KINDS as WORD_LIST_KINDS
+from civility.wordlists import MAX_ENTRIES, MAX_ENTRY_CHARS
 from service.api import MAX_COMMENT_ID as MAX_ID
 
 
@@ -233,6 +237,122 @@ class StatsOut(Schema):
     scoring = Dict(required=True)
     scorer = Dict(required=True)
     workers = List(Dict(), required=True)
+
+
+# -- the backtest (civility/backtest.py; the report's shape is documented in docs/api.md) ----------------
+class Since(String):
+    """An ISO 8601 date or time; without an offset, UTC (``civility.backtest.parse_since``)."""
+
+    MAX_CHARS = 64
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("metadata", {}).update({"format": "date-time", "maxLength": self.MAX_CHARS})
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        raw = super()._deserialize(value, attr, data, **kwargs)
+        if not 1 <= len(raw) <= self.MAX_CHARS:
+            raise ValidationError(f"Length must be between 1 and {self.MAX_CHARS}.")
+        try:
+            return parse_since(raw)
+        except Invalid as exc:
+            raise ValidationError(exc.message) from None
+
+
+class BacktestQuery(Lenient):
+    since = Since(load_default=None, metadata={"description": "only decisions made at or after this date or time"})
+    target_precision = Float(load_default=DEFAULT_TARGET_PRECISION, validate=Range(0, 1, min_inclusive=False))
+
+
+class BacktestConfusionOut(Schema):
+    true_positive = Integer(required=True)
+    false_positive = Integer(required=True)
+    true_negative = Integer(required=True)
+    false_negative = Integer(required=True)
+
+
+class BacktestTargetOut(Schema):
+    reachable = Boolean(required=True)
+    hold = Float(required=True, allow_none=True)
+    precision = Float(required=True, allow_none=True)
+    recall = Float(required=True, allow_none=True)
+
+
+class BacktestOverallOut(Schema):
+    texts = Integer(required=True)
+    positives = Integer(required=True)
+    roc_auc = Float(required=True, allow_none=True)
+    held = Integer(required=True)
+    precision = Float(required=True, allow_none=True)
+    recall = Float(required=True, allow_none=True)
+    false_positive_rate = Float(required=True, allow_none=True)
+    confusion = Nested(BacktestConfusionOut, required=True)
+    held_by_word_lists = Integer(required=True)
+
+
+class BacktestLabelOut(Schema):
+    texts = Integer(required=True)
+    positives = Integer(required=True)
+    hold = Float(required=True, allow_none=True)
+    reject = Float(required=True, allow_none=True)
+    roc_auc = Float(required=True, allow_none=True)
+    held = Integer(required=True, allow_none=True)
+    precision = Float(required=True, allow_none=True)
+    recall = Float(required=True, allow_none=True)
+    false_positive_rate = Float(required=True, allow_none=True)
+    confusion = Nested(BacktestConfusionOut, required=True, allow_none=True)
+    target = Nested(BacktestTargetOut, required=True)
+
+
+class BacktestScorerOut(Schema):
+    name = String(required=True, allow_none=True)
+    version = String(required=True, allow_none=True)
+    fallback = Boolean(required=True)
+    texts = Integer(required=True)
+
+
+class BacktestThresholdOut(Schema):
+    hold = Float(required=True)
+    reject = Float(required=True, allow_none=True)
+
+
+class BacktestOut(Schema):
+    schema_name = String(required=True, attribute="schema", data_key="schema")
+    source = String(required=True, validate=OneOf(["csv", "decisions"]))
+    scores = String(required=True, validate=OneOf(["stored", "rescored"]))
+    since = String(required=True, allow_none=True, metadata={"format": "date-time"})
+    target_precision = Float(required=True)
+    thresholds = Dict(keys=String(), values=Nested(BacktestThresholdOut), required=True)
+    scorers = List(Nested(BacktestScorerOut), required=True)
+    warning = String(required=True, allow_none=True)
+    texts = Integer(required=True)
+    positives = Integer(required=True)
+    negatives = Integer(required=True)
+    skipped = Dict(keys=String(), values=Integer(), required=True)
+    truncated = Boolean(required=True)
+    overall = Nested(BacktestOverallOut, required=True)
+    labels = Dict(keys=String(), values=Nested(BacktestLabelOut), required=True)
+
+
+# -- word lists (civility/wordlists.py) ----------------------------------------------------------
+class WordListIn(Lenient):
+    # Each entry is checked by civility.wordlists.clean_entries, whose messages name the entry.
+    entries = List(String(validate=Length(max=MAX_ENTRY_CHARS * RAW_TEXT_FACTOR)), required=True,
+                   validate=Length(max=MAX_ENTRIES),
+                   metadata={"description": f"the whole list: words or phrases, `*` a wildcard (`kill*`; alone, "
+                                            f"any one word); each at most {MAX_ENTRY_CHARS} characters once "
+                                            "normalised, with 2 letters or digits at least; repeats dropped"})
+    version = Integer(strict=True, load_default=None, allow_none=True, validate=Range(0, 2**31),
+                      metadata={"description": "the version this edit started from: 409 if the list changed since"})
+
+
+class WordListOut(Schema):
+    kind = String(required=True, validate=OneOf(WORD_LIST_KINDS))
+    entries = List(String(), required=True, metadata={"description": "oldest first"})
+    version = Integer(required=True, metadata={"description": "bumped by every change; 0 if never changed"})
+    updated_at = Timestamp(allow_none=True)
+    updated_by = String(allow_none=True)
+    editable = Boolean(required=True, metadata={"description": "whether the caller may change it (admins)"})
 
 
 # -- engagement ----------------------------------------------------------------------------------

@@ -25,7 +25,8 @@ from civility.store.db import Database, normalise_url
 from civility.store.migrate import upgrade
 from tests.helpers import WorkerProcess, make_settings, settings_env
 
-TABLES = ["comment_events", "votes", "reports", "share_events", "article_activity", "comments", "moderators"]
+TABLES = ["comment_events", "votes", "reports", "share_events", "article_activity", "comments", "moderators",
+          "word_list_entries", "word_list_versions"]
 
 
 # -- Redis ---------------------------------------------------------------------------------------

@@ -109,12 +109,12 @@ def test_a_wrong_setting_is_one_line_naming_the_variable(tmp_path, variable, val
 
 
 def test_an_unknown_command_prints_the_usage_and_the_commands(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "service.cli", "models"], env=without_civility_settings(),
+    result = subprocess.run([sys.executable, "-m", "service.cli", "modelz"], env=without_civility_settings(),
                             cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    assert "Usage: " in result.stderr and "No such command 'models'" in result.stderr
-    for command in ("db", "moderators", "score", "sweep", "worker"):
+    assert "Usage: " in result.stderr and "No such command 'modelz'" in result.stderr
+    for command in ("db", "models", "moderators", "score", "sweep", "worker"):
         assert f"\n  {command} " in result.stderr
 
 

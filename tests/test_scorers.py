@@ -43,7 +43,7 @@ def test_auto_uses_detoxify_when_a_checkpoint_is_configured(tiny_checkpoint):
 
 def test_auto_falls_back_offline_with_an_honest_warning(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-home"))
-    settings = Settings.from_env({}, scorer="auto")
+    settings = Settings.from_env({}, scorer="auto", model_auto_pull=False)  # tests/test_models.py pulls
     available, why = weights_available(settings)
     assert not available and "no cached weights" in why
     scorer, info = load_scorer(settings)

@@ -21,7 +21,7 @@ def get_scorer():
         from workers.scorers import load_scorer
 
         _scorer, _scorer_info = load_scorer(runtime.current().settings)
-        log.info("scorer loaded: %s %s", _scorer_info.name, _scorer_info.version)
+        log.info("scorer loaded: %s %s (%s)", _scorer_info.name, _scorer_info.version, _scorer_info.origin)
     return _scorer, _scorer_info
 
 

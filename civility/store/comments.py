@@ -302,3 +302,33 @@ class CommentRepository:
             .limit(1)
         ).first()
         return (row[0], row[1]) if row else (None, None)
+
+    # -- backtest ------------------------------------------------------------------------------
+    def latest_decisions(self, since: datetime | None = None, limit: int | None = None) -> list[Any]:
+        """Each comment's latest moderator decision (approve or reject), newest decision first.
+
+        Rows with ``action``, ``decided_at`` and the comment's ``body``, ``edited_at``, ``revision``,
+        ``scored_revision``, ``scores``, ``scorer_name`` and ``scorer_version``. ``since`` keeps
+        the decisions made at or after it (a comment whose latest decision is older is left out);
+        ``limit`` keeps the newest.
+        """
+        latest = (
+            select(func.max(CommentEvent.id).label("event_id"))
+            .where(CommentEvent.action.in_([Action.APPROVE, Action.REJECT]))
+            .group_by(CommentEvent.comment_id)
+            .subquery()
+        )
+        stmt = (
+            select(CommentEvent.comment_id, CommentEvent.action, CommentEvent.at.label("decided_at"),
+                   Comment.body, Comment.edited_at, Comment.revision, Comment.scored_revision, Comment.scores,
+                   Comment.scorer_name, Comment.scorer_version)
+            .select_from(CommentEvent)
+            .join(latest, latest.c.event_id == CommentEvent.id)
+            .join(Comment, Comment.id == CommentEvent.comment_id)
+            .order_by(CommentEvent.id.desc())
+        )
+        if since is not None:
+            stmt = stmt.where(CommentEvent.at >= since)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return list(self.session.execute(stmt).all())

@@ -218,3 +218,31 @@ class InstanceSecret(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(128))
+
+
+class WordListEntry(Base):
+    """One entry of a moderation word list (``reject`` or ``hold``), as it was typed."""
+
+    __tablename__ = "word_list_entries"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    entry: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+
+    __table_args__ = (
+        Index("ux_word_list_entries", "kind", "entry", unique=True),
+    )
+
+
+class WordListVersion(Base):
+    """Bumped with every change of a list, in the same transaction: every process compares it with
+    the version it compiled, so a change made anywhere is seen everywhere within seconds."""
+
+    __tablename__ = "word_list_versions"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(128), nullable=True)

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from apiflask import APIBlueprint
+import dataclasses
 
+from apiflask import APIBlueprint
+from flask import request
+
+from civility import backtest, wordlists
+from civility.errors import Forbidden
+from civility.moderators import authenticate
 from service.api import COMMENT_ID as ID
 from service.auth import current_moderator, moderator_auth
 from service.context import services
 from service.schemas import (
+    BacktestOut,
+    BacktestQuery,
     BulkDecisionsIn,
     BulkDecisionsOut,
     DecisionIn,
@@ -16,6 +24,8 @@ from service.schemas import (
     QueueOut,
     QueueQuery,
     StatsOut,
+    WordListIn,
+    WordListOut,
 )
 
 bp = APIBlueprint("moderation", __name__, url_prefix="/api/v1/moderation", tag="Moderation")
@@ -65,3 +75,60 @@ def history(comment_id: int):
 @bp.doc(summary="Queue sizes, recent decisions, scoring backlog and latency, scorer")
 def stats():
     return services().moderation.stats()
+
+
+@bp.get("/backtest")
+@bp.auth_required(moderator_auth)
+@bp.input(BacktestQuery, location="query", arg_name="query")
+@bp.output(BacktestOut)
+@bp.doc(summary="How the current thresholds and word lists do against moderators' past decisions",
+        description="Each comment's latest decision (reject: should be held, approve: should be published), "
+                    "judged with the scores stored when the comment was scored: the API loads no model. "
+                    f"At most the {backtest.MAX_API_DECISIONS} most recent decisions (then `truncated` is true).")
+def backtest_report(query: dict):
+    svc = services()
+    return backtest.from_decisions(svc.db, svc.settings, query["since"], query["target_precision"])
+
+
+# -- word lists ---------------------------------------------------------------------------------------
+WORD_LIST = f"<any({', '.join(wordlists.KINDS)}):kind>"
+# A whole list is one PUT: more than the 64 KiB of any other request (10,000 entries of up to 100
+# characters). Only for an admin's token, so nobody else can make the API read such a body.
+WORD_LIST_MAX_BYTES = 2 * 1024 * 1024
+
+
+@bp.url_value_preprocessor
+def _whole_word_lists(endpoint: str | None, values: dict | None) -> None:
+    # Runs before the app's hooks that read the body.
+    if endpoint == "moderation.replace_word_list":
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        caller = authenticate(services().db, token.strip()) if scheme.lower() == "bearer" else None
+        if caller is not None and caller.is_admin:
+            request.max_content_length = WORD_LIST_MAX_BYTES
+
+
+def _word_list_out(word_list: wordlists.WordList) -> dict:
+    return {**dataclasses.asdict(word_list), "editable": current_moderator().is_admin}
+
+
+@bp.get(f"/wordlists/{WORD_LIST}")
+@bp.auth_required(moderator_auth)
+@bp.output(WordListOut)
+@bp.doc(summary="A moderation word list: `reject` (rejects a comment) or `hold` (holds it for a moderator)")
+def word_list(kind: str):
+    return _word_list_out(wordlists.list_entries(services().db, kind))
+
+
+@bp.put(f"/wordlists/{WORD_LIST}")
+@bp.auth_required(moderator_auth)
+@bp.input(WordListIn, arg_name="data")
+@bp.output(WordListOut)
+@bp.doc(summary="Replace a word list (admins); every worker applies it within seconds",
+        responses={403: "Changing the word lists needs the admin role",
+                   409: "The list changed since `version`", 413: f"Body over {WORD_LIST_MAX_BYTES // 1024} KiB"})
+def replace_word_list(kind: str, data: dict):
+    moderator = current_moderator()
+    if not moderator.is_admin:
+        raise Forbidden("changing the word lists needs the admin role")
+    return _word_list_out(wordlists.replace_entries(services().db, kind, data["entries"],
+                                                    f"moderator:{moderator.name}", data["version"]))

@@ -50,15 +50,18 @@
     $("app").hidden = false;
     $("who").hidden = false;
     refresh(true);
+    showScorer(true);
   }
   function signOut(msg) {
     try { sessionStorage.removeItem(TOKEN_KEY); } catch (e) { /* nothing stored */ }
     clearTimeout(state.timer);
     $("app").hidden = true;
     $("who").hidden = true;
+    $("scorer-banner").hidden = true;
     $("signin").hidden = false;
     $("signin-error").textContent = msg || "";
     $("queue").textContent = "";
+    resetLists();
     state.items = {}; state.order = []; state.selected = null;
     $("token").focus();
   }
@@ -90,6 +93,7 @@
   function refresh(resetSelection) {
     clearTimeout(state.timer);
     if (!token()) return Promise.resolve();
+    showScorer(false);
     var limit = Math.min(100, Math.max(50, state.order.length)), seq = ++state.seq;
     return api("GET", query({limit: limit})).then(function (page) {
       if (seq !== state.seq) return; // a newer refresh (another tab or filter) is on its way
@@ -323,7 +327,7 @@
     if (focus) { node.li.focus(); node.li.scrollIntoView({block: "nearest"}); }
   }
   document.addEventListener("keydown", function (e) {
-    if ($("app").hidden || e.ctrlKey || e.metaKey || e.altKey) return;
+    if ($("app").hidden || !$("wordlists-panel").hidden || e.ctrlKey || e.metaKey || e.altKey) return;
     if (e.target.closest && e.target.closest("input,textarea,select,[contenteditable]")) {
       if (e.key === "Escape") e.target.blur();
       return;
@@ -350,6 +354,10 @@
   });
   function showTab(tab) {
     tabs.forEach(function (t) { var on = t === tab; t.setAttribute("aria-selected", String(on)); t.tabIndex = on ? 0 : -1; });
+    var wordLists = tab.id === "tab-wordlists";
+    $("app").classList.toggle("lists-open", wordLists);
+    $("wordlists-panel").hidden = !wordLists;
+    if (wordLists) { loadLists(); return; }
     $("queue-panel").setAttribute("aria-labelledby", tab.id);
     state.status = tab.getAttribute("data-status");
     reload();
@@ -366,6 +374,116 @@
   $("f-sort").addEventListener("change", reload);
   $("filters").addEventListener("submit", function (e) { e.preventDefault(); clearTimeout(typing); reload(); });
   $("more").addEventListener("click", loadMore);
+
+  // -- the scorer that decides, and the backtest -------------------------------------------------------
+  var SCORER_MS = 30000, scorerAt = 0;
+  function showScorer(now) {
+    if (!now && Date.now() - scorerAt < SCORER_MS) return;
+    scorerAt = Date.now();
+    api("GET", "/moderation/stats").then(function (stats) {
+      var s = (stats && stats.scorer) || {};
+      var fallback = s.fallback === true || /\(fallback\)/.test(s.version || "");
+      var name = s.name ? "Scorer: " + s.name + (s.version ? " " + s.version : "") : "Scorer: none yet";
+      var text = (s.warning ? s.warning + " " : "") +
+        "It only recognises offensive words, not threats or identity attacks phrased politely: published comments may need a closer look.";
+      // Only real changes: the banner is an alert, and screen readers announce what changes in it.
+      if ($("scorer").textContent !== name) $("scorer").textContent = name;
+      $("scorer").classList.toggle("fallback", fallback);
+      if ($("scorer-banner-text").textContent !== text) $("scorer-banner-text").textContent = text;
+      $("scorer-banner").hidden = !fallback;
+    }, function () { scorerAt = 0; }); // the queue reports the error; try again on the next refresh
+  }
+
+  function pct(v) { return v == null ? "–" : (v * 100).toFixed(1) + "%"; }
+  function num(v, digits) { return v == null ? "–" : Number(v).toFixed(digits); }
+  function runBacktest() {
+    var p = new URLSearchParams();
+    if ($("bt-since").value) p.set("since", $("bt-since").value);
+    if ($("bt-target").value.trim()) p.set("target_precision", $("bt-target").value.trim());
+    $("bt-status").textContent = "Running the backtest…";
+    api("GET", "/moderation/backtest?" + p).then(function (r) {
+      $("bt-status").textContent = "";
+      showBacktest(r);
+    }, function (err) {
+      $("bt-status").textContent = "The backtest failed: " + err.message;
+    });
+  }
+  function showBacktest(r) {
+    var scorers = r.scorers.map(function (s) { return s.name + " " + (s.version || "") + " (" + s.texts + ")"; }).join(", ");
+    var skipped = r.skipped.edited_since_decision + r.skipped.unscored;
+    $("bt-summary").textContent = r.texts + " decided comments" + (r.since ? " since " + when(r.since) : "") + ": " +
+      r.positives + " rejected, " + r.negatives + " approved by moderators." +
+      (scorers ? " Scored by " + scorers + "." : "") +
+      (skipped ? " Left out: " + r.skipped.edited_since_decision + " edited since the decision, " + r.skipped.unscored + " without a score." : "") +
+      (r.truncated ? " Only the most recent decisions were used." : "");
+    $("bt-warning").textContent = r.warning || "";
+    $("bt-warning").hidden = !r.warning;
+    $("bt-target-head").textContent = "Hold at for precision " + num(r.target_precision, 2);
+    var rows = $("bt-rows");
+    rows.textContent = "";
+    function row(name, e, hold, target) {
+      rows.append(h("tr", {}, [h("th", {scope: "row", text: name}), h("td", {text: String(e.texts)}), h("td", {text: num(e.roc_auc, 3)}),
+        h("td", {text: hold}), h("td", {text: pct(e.precision)}), h("td", {text: pct(e.recall)}), h("td", {text: pct(e.false_positive_rate)}),
+        h("td", {text: target ? (target.reachable ? num(target.hold, 4) : "not reachable") : ""}),
+        h("td", {text: target && target.reachable ? pct(target.recall) : ""})]));
+    }
+    row("Overall (the policy)", r.overall, "", null);
+    Object.keys(r.labels).forEach(function (label) {
+      var e = r.labels[label];
+      row(label, e, num(e.hold, 2), e.target);
+    });
+    $("bt-result").hidden = false;
+  }
+  $("backtest").addEventListener("toggle", function () { if ($("backtest").open && $("bt-result").hidden) runBacktest(); });
+  $("bt-form").addEventListener("submit", function (e) { e.preventDefault(); runBacktest(); });
+
+  // -- word lists ----------------------------------------------------------------------------------
+  var KINDS = ["reject", "hold"], lists = {};
+  function entriesOf(kind) {
+    return $("wl-" + kind).value.split("\n").map(function (line) { return line.trim(); }).filter(Boolean);
+  }
+  function edited(kind) {
+    return lists[kind] && entriesOf(kind).join("\n") !== lists[kind].entries.join("\n");
+  }
+  function loadLists() {
+    KINDS.forEach(function (kind) {
+      if (edited(kind)) return; // unsaved changes stay
+      api("GET", "/moderation/wordlists/" + kind).then(showList, function (err) {
+        $("wl-" + kind + "-error").textContent = err.message;
+      });
+    });
+  }
+  function showList(wl) {
+    lists[wl.kind] = wl;
+    var area = $("wl-" + wl.kind), n = wl.entries.length;
+    area.value = wl.entries.join("\n");
+    area.readOnly = !wl.editable;
+    $("wl-" + wl.kind + "-save").hidden = !wl.editable;
+    $("wl-readonly").hidden = wl.editable;
+    $("wl-" + wl.kind + "-error").textContent = "";
+    $("wl-" + wl.kind + "-meta").textContent = n + (n === 1 ? " entry" : " entries") +
+      (wl.version ? " · version " + wl.version + ", changed " + when(wl.updated_at) + (wl.updated_by ? " by " + wl.updated_by : "") : "");
+  }
+  function saveList(kind) {
+    var entries = entriesOf(kind), error = $("wl-" + kind + "-error");
+    error.textContent = "";
+    $("wl-notice").textContent = "";
+    api("PUT", "/moderation/wordlists/" + kind, {entries: entries, version: lists[kind] ? lists[kind].version : null}).then(function (wl) {
+      showList(wl);
+      $("wl-notice").textContent = "Saved the " + kind + " list: " + wl.entries.length + " entries (version " + wl.version + ").";
+    }, function (err) {
+      var why = err.details && Array.isArray(err.details.entries) ? err.details.entries.join("; ") : "";
+      error.textContent = "Not saved: " + (err.status === 409 ? err.message + " (your text is still here)" : why || err.message);
+    });
+  }
+  function resetLists() {
+    lists = {};
+    KINDS.forEach(function (kind) { $("wl-" + kind).value = ""; });
+    if (!$("wordlists-panel").hidden) showTab(tabs[0]);
+  }
+  KINDS.forEach(function (kind) {
+    $("wl-" + kind + "-form").addEventListener("submit", function (e) { e.preventDefault(); saveList(kind); });
+  });
 
   if (token()) signIn(); else $("token").focus();
 })();

@@ -9,50 +9,30 @@ from importlib.metadata import version as package_version
 from pathlib import Path
 
 from civility.config import Settings
+from workers.scorers import models
 
-# Where Detoxify's own loader (torch.hub.load_state_dict_from_url) caches each model's weights.
-WEIGHT_FILES = {
-    "original": "toxic_original-c1212f89.ckpt",
-    "unbiased": "toxic_debiased-c7548aa0.ckpt",
-    "multilingual": "multilingual_debiased-0b549669.ckpt",
-    "original-small": "original-albert-0e1d6498.ckpt",
-    "unbiased-small": "unbiased-albert-c8519128.ckpt",
-}
-# The Hugging Face model whose config and tokenizer each checkpoint needs.
-HF_MODELS = {
-    "original": "bert-base-uncased",
-    "unbiased": "roberta-base",
-    "multilingual": "xlm-roberta-base",
-    "original-small": "albert-base-v2",
-    "unbiased-small": "albert-base-v2",
-}
+# Where Detoxify's own loader (torch.hub.load_state_dict_from_url) caches each model's weights, and the
+# Hugging Face model whose config and tokenizer each checkpoint needs: see workers/scorers/models.py.
+WEIGHT_FILES = {name: spec.checkpoint.name for name, spec in models.MODELS.items()}
+HF_MODELS = {name: spec.hf_repo for name, spec in models.MODELS.items()}
 
 
 def cached_weights_path(model_type: str) -> Path:
-    import torch
-
-    return Path(torch.hub.get_dir()) / "checkpoints" / WEIGHT_FILES[model_type]
+    return models.checkpoint_path(models.spec_for(model_type))
 
 
 def hf_config_cached(model_type: str) -> bool:
-    from huggingface_hub import try_to_load_from_cache
-
-    found = try_to_load_from_cache(HF_MODELS[model_type], "config.json")
-    return isinstance(found, str)
+    return models.hf_cached_file(models.spec_for(model_type).hf_repo, "config.json") is not None
 
 
 def weights_available(settings: Settings) -> tuple[bool, str]:
-    """Whether Detoxify can load without the network, and if not, why (checked in milliseconds)."""
+    """Whether Detoxify can load without the network, and if not, why (checked in milliseconds, imports nothing)."""
     if settings.detoxify_checkpoint:
         if Path(settings.detoxify_checkpoint).is_file():
             return True, ""
         return False, f"CIVILITY_DETOXIFY_CHECKPOINT {settings.detoxify_checkpoint} does not exist"
-    weights = cached_weights_path(settings.detoxify_model)
-    if not weights.is_file():
-        return False, f"no cached weights at {weights}"
-    if not hf_config_cached(settings.detoxify_model):
-        return False, f"no cached Hugging Face config for {HF_MODELS[settings.detoxify_model]}"
-    return True, ""
+    why = models.missing_for_loading(models.spec_for(settings.detoxify_model))
+    return why is None, why or ""
 
 
 def _file_digest(path: str) -> str:
@@ -67,14 +47,19 @@ class DetoxifyScorer:
     name = "detoxify"
     fallback = False
 
-    def __init__(self, model_type: str = "original", checkpoint: str | None = None, batch_size: int = 16):
+    def __init__(self, model_type: str = "original", checkpoint: str | None = None, batch_size: int = 16,
+                 cached: bool = False):
+        """``checkpoint``: a file of the operator's (named by its digest in ``version``); ``cached``: load the
+        pulled weights of ``model_type`` from torch.hub's cache by path, so that a missing file can never turn
+        into a download (``version`` names the model, as it always has)."""
         import torch
         from detoxify import Detoxify
 
         self._torch = torch
         self.model_type = model_type
         self.batch_size = max(1, batch_size)
-        self.model = Detoxify(model_type=model_type, checkpoint=checkpoint, device="cpu")
+        path = str(cached_weights_path(model_type)) if cached and not checkpoint else checkpoint
+        self.model = Detoxify(model_type=model_type, checkpoint=path, device="cpu")
         self.model.model.eval()
         self.labels = list(self.model.class_names)
         source = f"checkpoint-{_file_digest(checkpoint)}" if checkpoint else model_type
@@ -96,6 +81,6 @@ class DetoxifyScorer:
 
 
 def offline_by_default() -> None:
-    """Never let a missing file turn into minute-long hub timeouts when weights were pre-seeded."""
+    """Never let a missing file turn into minute-long hub timeouts once the model's files are in the caches."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

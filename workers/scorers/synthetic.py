@@ -32,8 +32,13 @@ def _vocab() -> list[str]:
     return special + chars + words + pieces
 
 
-def build_checkpoint(directory: str | Path, size: str = "tiny", vocab_size: int | None = None) -> Path:
-    """Write ``hf/`` (config.json + vocab.txt) and ``checkpoint.ckpt`` under ``directory``."""
+def build_checkpoint(directory: str | Path, size: str = "tiny", vocab_size: int | None = None,
+                     hf_name: str | None = None) -> Path:
+    """Write ``hf/`` (config.json + vocab.txt) and ``checkpoint.ckpt`` under ``directory``.
+
+    The checkpoint names its Hugging Face model by the path of ``hf/``, or by ``hf_name`` (a repo id, as
+    Detoxify's real checkpoints do: ``bert-base-uncased``), to be found in the Hugging Face cache instead.
+    """
     import torch
     from transformers import BertConfig, BertForSequenceClassification
 
@@ -52,7 +57,7 @@ def build_checkpoint(directory: str | Path, size: str = "tiny", vocab_size: int 
     path = directory / "checkpoint.ckpt"
     torch.save({
         "config": {
-            "arch": {"args": {"model_type": str(hf_dir), "model_name": "BertForSequenceClassification",
+            "arch": {"args": {"model_type": hf_name or str(hf_dir), "model_name": "BertForSequenceClassification",
                               "tokenizer_name": "BertTokenizer", "num_classes": len(ORIGINAL_CLASSES)}},
             "dataset": {"args": {"classes": ORIGINAL_CLASSES}},
         },
