@@ -26,6 +26,8 @@ DEFAULT_RATE_LIMITS = {
     "share": "30/minute",
     "vote": "60/minute",
     "report": "10/minute",
+    # The nudge before posting (POST .../comments/check): one model call each, so a few per comment.
+    "check": "10/minute",
 }
 SCORERS = ("auto", "detoxify", "profanity")
 DETOXIFY_MODELS = ("original", "unbiased", "multilingual", "original-small", "unbiased-small")
@@ -84,6 +86,9 @@ class Settings:
     # Who may read /metrics and the detail of /readyz: a bearer token, or these client networks.
     metrics_token: str | None = None
     metrics_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+    # Perspective-compatible API: how long an analyze request waits for a worker, and where it is mounted.
+    analyze_timeout: float = 2.0
+    perspective_prefix: str = "/v1alpha1"
     # Serve the interactive API documentation at /docs (the OpenAPI document stays at /openapi.json).
     api_docs: bool = True
     # Not read from the environment: the request body limit of the HTTP API.
@@ -126,6 +131,10 @@ class Settings:
 
     def rq_queue_name(self) -> str:
         return f"{self.redis_prefix}-scoring"
+
+    def analyze_queue_name(self) -> str:
+        """The RQ queue of on-demand analyze jobs; workers take it before the scoring queue."""
+        return f"{self.redis_prefix}-analyze"
 
 
 def discover_dev_redis(directory: Path | None = None) -> str | None:
@@ -211,6 +220,22 @@ def _networks(raw: str) -> tuple[str, ...]:
     return networks
 
 
+def _seconds(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"must be a number of seconds, got {raw!r}") from None
+    if not 0 < value <= 60:
+        raise ValueError(f"must be more than 0 and at most 60 seconds, got {value}")
+    return value
+
+
+def _url_prefix(raw: str) -> str:
+    if not re.fullmatch(r"(/[A-Za-z0-9._-]+)+", raw):
+        raise ValueError(f"expected a path such as /v1alpha1, got {raw!r}")
+    return raw
+
+
 def _flag(raw: str) -> bool:
     if raw.lower() in ("1", "true", "yes", "on"):
         return True
@@ -251,6 +276,8 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "metrics_token": _text,
     "metrics_networks": _networks,
     "api_docs": _flag,
+    "analyze_timeout": _seconds,
+    "perspective_prefix": _url_prefix,
 }
 assert set(_PARSERS) == {f.name for f in dataclasses.fields(Settings)} - {"max_content_length"}
 

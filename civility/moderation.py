@@ -12,7 +12,9 @@ from civility import lifecycle
 from civility.comments import check_article_id
 from civility.errors import DomainError, Invalid, NotFound
 from civility.moderators import ModeratorIdentity
+from civility.nudge import nudge_stats
 from civility.pagination import decode_cursor, encode_cursor
+from civility.perspective import feedback_stats
 from civility.statuses import DECISIONS, Action
 from civility.store.comments import CommentRepository, QueueFilter
 from civility.store.db import Database
@@ -20,8 +22,8 @@ from civility.store.engagement import EngagementRepository
 from civility.store.models import Comment, CommentEvent, utcnow
 from civility.text import MAX_NOTE_CHARS, clean_optional
 
-FALLBACK_WARNING = ("comments are scored by the profanity fallback, which recognises offensive words only, "
-                    "not threats or identity attacks phrased politely; `civility models pull` installs Detoxify")
+FALLBACK_WARNING = ("Comments are scored by the profanity fallback, which recognises offensive words only, "
+                    "not threats or identity attacks phrased politely. `civility models pull` installs Detoxify.")
 # The first of each is the default.
 QUEUE_STATUSES = ("flagged", "reported", "pending", "rejected", "published")
 QUEUE_SORTS = ("score", "oldest", "newest")
@@ -118,7 +120,7 @@ class ModerationService:
             return repo.events(comment_id)
 
     def stats(self) -> dict[str, Any]:
-        """Queue sizes, recent decisions, the scoring backlog and latency, and who scores."""
+        """Queue sizes, recent decisions, the scoring backlog and latency, who scores, and the nudge counts."""
         now = utcnow()
         with self.db.read() as session:
             repo = CommentRepository(session)
@@ -142,6 +144,8 @@ class ModerationService:
             "scorer": {"name": scorer_name, "version": scorer_version,
                        "fallback": "(fallback)" in scorer_version if scorer_version else None},
             "workers": [],
+            "nudges": nudge_stats(self.db, now),
+            "perspective": feedback_stats(self.db, now - timedelta(hours=24)),
         }
         workers = result["workers"] = self._live_workers()
         if workers:

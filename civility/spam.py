@@ -19,12 +19,17 @@ def spam_reasons(comments: CommentRepository, body: str, reader_key: str | None,
         repeats = comments.count_recent_repeats(reader_key, body, now - REPEAT_WINDOW)
         if repeats:
             reasons.append(f"repeated text from the same client (x{repeats + 1} in 10 min)")
+    return reasons + link_reasons(body)
+
+
+def link_reasons(body: str) -> list[str]:
+    """The rules that read the text alone (no history): link-heavy comments, comments of bare links."""
     found = len(links(body))
     if found >= MAX_LINKS:
-        reasons.append(f"link-heavy ({found} links)")
-    elif found and not _has_words(text_outside_links(body)):
-        reasons.append(f"nothing but links ({found} link{'s' if found != 1 else ''})")
-    return reasons
+        return [f"link-heavy ({found} links)"]
+    if found and not _has_words(text_outside_links(body)):
+        return [f"nothing but links ({found} link{'s' if found != 1 else ''})"]
+    return []
 
 
 def _has_words(text: str) -> bool:

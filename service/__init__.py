@@ -10,14 +10,17 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from civility.comments import CommentService
 from civility.config import Settings
 from civility.engagement import EngagementService
+from civility.infra.analysis import RedisAnalyzer
 from civility.infra.engagement_cache import EngagementCache
 from civility.infra.jobqueue import ScoringQueue
+from civility.infra.nudge_tickets import NudgeTickets
 from civility.infra.presence import live_workers
 from civility.infra.runtime import Runtime
 from civility.instance import ClientHashSalt
 from civility.moderation import ModerationService
+from civility.nudge import NudgeService
 from service import docs, errors, limits, metrics, openapi, ops, pages
-from service.api import CommentIdConverter, comments, engagement, moderation
+from service.api import CommentIdConverter, comments, engagement, moderation, perspective
 from service.context import Services
 from service.schemas import ErrorOut
 
@@ -54,6 +57,8 @@ def create_app(settings: Settings | None = None) -> APIFlask:
         moderation=ModerationService(db, lambda: live_workers(redis, settings), scoring_queue.depth),
         engagement=EngagementService(db, settings, EngagementCache(redis, settings.redis_prefix)),
         client_hash_salt=ClientHashSalt(db, settings.client_hash_salt),
+        analyzer=RedisAnalyzer(redis, settings),
+        nudges=NudgeService(db, settings, NudgeTickets(redis, settings.redis_prefix)),
     )
     errors.register_error_handlers(app)
     app.register_blueprint(comments.bp)
@@ -62,6 +67,8 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     app.register_blueprint(ops.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(docs.bp)  # /docs: our own Swagger UI page (see service/docs.py)
+    # Perspective's protocol at CIVILITY_PERSPECTIVE_PREFIX (docs/perspective.md); not in /openapi.json.
+    perspective.install(app, settings.perspective_prefix)
     CORS(app, resources={PUBLIC_API: {"origins": list(settings.allowed_origins)}},
          allow_headers=["Content-Type", "Authorization", "X-Edit-Token"],
          expose_headers=["Retry-After"], max_age=600)

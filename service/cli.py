@@ -23,6 +23,7 @@ from civility.config import ConfigError, Settings
 from civility.errors import DomainError
 from civility.moderators import ROLES
 from civility.wordlists import KINDS as WORD_LIST_KINDS
+from service.keys_cli import keys_group
 from service.models_cli import models_group
 
 
@@ -115,6 +116,8 @@ def worker(burst: bool) -> None:
 
 # `civility models pull|list|verify|export|import` (service/models_cli.py)
 main.add_command(models_group)
+# `civility keys create|list|revoke` (service/keys_cli.py): keys of the Perspective-compatible API
+main.add_command(keys_group)
 
 
 @main.group("moderators", cls=click.Group)

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from flask import current_app
 from redis import Redis
 
+from civility.analysis import Analyzer
 from civility.comments import CommentService
 from civility.config import Settings
 from civility.engagement import EngagementService
 from civility.instance import ClientHashSalt
 from civility.moderation import ModerationService
+from civility.nudge import NudgeService
 from civility.store.db import Database
 
 
@@ -24,6 +26,8 @@ class Services:
     moderation: ModerationService
     engagement: EngagementService
     client_hash_salt: ClientHashSalt
+    nudges: NudgeService
+    analyzer: Analyzer  # on-demand scores from the workers (civility.infra.analysis.RedisAnalyzer)
 
 
 def services() -> Services:

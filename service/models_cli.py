@@ -1,4 +1,4 @@
-"""``civility models``: pull, list, verify, export and import Detoxify's model files (workers/scorers/models.py)."""
+"""``civility models``: pull, list, verify, export and import Detoxify's model files (workers/scorers/models/)."""
 
 from __future__ import annotations
 

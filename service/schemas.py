@@ -43,6 +43,21 @@ class CommentIn(Lenient):
     body = text(MAX_BODY_CHARS, "the comment", required=True)
     author_name = text(MAX_NAME_CHARS, "required unless an identity token names the reader")
     parent_id = Integer(strict=True, allow_none=True, validate=Range(1, MAX_ID))
+    check_id = String(allow_none=True, validate=Length(1, 64),
+                      metadata={"description": "the check_id of a nudge (POST .../comments/check) this comment "
+                                               "follows; counted once as revised or posted anyway"})
+
+
+class CheckIn(Lenient):
+    """A comment about to be posted; only its body is read (author_name, parent_id and others are ignored)."""
+
+    body = text(MAX_BODY_CHARS, "the comment", required=True)
+
+
+class CheckOut(Schema):
+    would_hold = Boolean(required=True, metadata={"description": "the policy would hold (or reject) this text"})
+    reasons = List(String(), required=True, metadata={"description": "why, in words for the reader"})
+    check_id = String(allow_none=True, metadata={"description": "when held: send it with the comment"})
 
 
 class CommentEditIn(Lenient):
@@ -237,6 +252,9 @@ class StatsOut(Schema):
     scoring = Dict(required=True)
     scorer = Dict(required=True)
     workers = List(Dict(), required=True)
+    nudges = Dict(required=True, metadata={"description": "nudge counts: today and the last 7 days (docs/api.md)"})
+    perspective = Dict(required=True, metadata={"description": "comments:suggestscore calls of the last 24 hours: "
+                                                              "feedback_24h, feedback_24h_by_attribute"})
 
 
 # -- the backtest (civility/backtest.py; the report's shape is documented in docs/api.md) ----------------

@@ -13,8 +13,9 @@ from urllib.parse import quote
 
 import pytest
 
+from civility.infra.presence import live_workers
 from civility.pagination import encode_cursor
-from tests.helpers import ARTICLE, as_client, assert_error, bearer, post
+from tests.helpers import ARTICLE, as_client, assert_error, bearer, post, wait_until
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -159,10 +160,14 @@ def body_fields(spec: dict, operation: dict) -> dict:
     return schema.get("properties", {})
 
 
-def test_every_operation_answers_hostile_shapes_with_4xx(app, moderator_token, drain):
+def test_every_operation_answers_hostile_shapes_with_4xx(app, moderator_token, drain, worker_process):
     client = app.test_client()
     comment = post(client, "a target").json
     drain()
+    # A real worker, so that routes which ask one for scores (the nudge check) answer.
+    svc = app.extensions["civility"]
+    worker_process(svc.settings)
+    wait_until(lambda: live_workers(svc.redis, svc.settings), 60, 0.2, message="the worker to announce itself")
     spec = client.get("/openapi.json").json
     sent = 0
     for method, path, operation in operations(app):

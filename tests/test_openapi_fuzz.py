@@ -14,8 +14,9 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
+from civility.infra.presence import live_workers
 from civility.moderators import create_moderator
-from tests.helpers import ROOT
+from tests.helpers import ROOT, wait_until
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -25,9 +26,13 @@ CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,re
 
 
 @pytest.fixture
-def live_api(app_factory):
+def live_api(app_factory, worker_process):
     app = app_factory(sso_secret="s" * 40)
     svc = app.extensions["civility"]
+    # A real worker, so that routes which ask one for scores (the nudge check, Perspective's
+    # analyze) answer rather than wait out their deadline with a 503.
+    worker_process(svc.settings)
+    wait_until(lambda: live_workers(svc.redis, svc.settings), 60, 0.2, message="the worker to announce itself")
     client = app.test_client()
     for i in range(5):  # real comments, so routes with ids sometimes reach past 404
         client.post("/api/v1/articles/a/comments", json={"body": f"seed {i}", "author_name": "seed"})

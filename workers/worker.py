@@ -10,6 +10,7 @@ import threading
 import uuid
 
 from rq import Queue, SimpleWorker
+from rq.worker import DequeueStrategy
 
 from civility.infra import runtime
 from civility.infra.jobqueue import ScoringQueue
@@ -60,10 +61,14 @@ def run_worker(burst: bool = False) -> bool:
     _, info = get_scorer()  # load the model before taking the first job
     name = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     details = info.as_dict() | {"worker": name, "pid": os.getpid()}
-    queue = Queue(rt.settings.rq_queue_name(), connection=rt.redis)
+    # The analyze queue (on-demand scores a caller waits for) comes first. Round robin: after an analyze
+    # job a waiting scoring job goes next, so steady analyze traffic cannot starve comment scoring, and an
+    # analyze request never waits for more than the one scoring job in progress.
+    queues = [Queue(rt.settings.analyze_queue_name(), connection=rt.redis),
+              Queue(rt.settings.rq_queue_name(), connection=rt.redis)]
     # Recovery after a worker is SIGKILLed: its heartbeat lapses after the worker TTL, and the next
     # maintenance pass on a live worker re-queues its started job. The sweeper is the second net.
-    worker = SimpleWorker([queue], connection=rt.redis, name=name, worker_ttl=rt.settings.worker_ttl,
+    worker = SimpleWorker(queues, connection=rt.redis, name=name, worker_ttl=rt.settings.worker_ttl,
                           maintenance_interval=rt.settings.maintenance_interval,
                           job_monitoring_interval=JOB_MONITORING_INTERVAL)
     sweeper = Sweeper(name, details)
@@ -72,7 +77,8 @@ def run_worker(burst: bool = False) -> bool:
     else:
         sweeper.start()
     try:
-        return worker.work(burst=burst, with_scheduler=not burst, logging_level="INFO")
+        return worker.work(burst=burst, with_scheduler=not burst, logging_level="INFO",
+                           dequeue_strategy=DequeueStrategy.ROUND_ROBIN)
     finally:
         sweeper.stopped.set()
         with contextlib.suppress(Exception):  # the announcement expires by itself

@@ -246,3 +246,46 @@ class WordListVersion(Base):
     version: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+
+
+class ApiKey(Base):
+    """A key for the Perspective-compatible API; only its SHA-256 hash is kept."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Requests a second this key may make (a quota kept on Redis).
+    qps: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class PerspectiveFeedback(Base):
+    """A `comments:suggestscore` call: a client's (say Coral's moderator's) label for a text."""
+
+    __tablename__ = "perspective_feedback"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    key_name: Mapped[str] = mapped_column(String(64))
+    community_id: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    text: Mapped[str] = mapped_column(Text)
+    attribute: Mapped[str] = mapped_column(String(32))
+    value: Mapped[float] = mapped_column(Float)
+    client_token: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        Index("ix_perspective_feedback_key", "key_name", "community_id", "created_at"),
+    )
+
+
+class NudgeCount(Base):
+    """Per day: comments the widget nudged before posting, then revised, or posted anyway."""
+
+    __tablename__ = "nudge_counts"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD, UTC
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # nudged, revised, posted_anyway
+    count: Mapped[int] = mapped_column(Integer, default=0)

@@ -10,6 +10,8 @@ from service.auth import author_credentials, current_client, moderator_is_callin
 from service.context import services
 from service.limits import rate_limited
 from service.schemas import (
+    CheckIn,
+    CheckOut,
     CommentEditIn,
     CommentIn,
     CommentOut,
@@ -37,7 +39,18 @@ def create_comment(article_id: str, data: dict):
     comment = services().comments.create(
         article_id, data["body"], data.get("author_name"), data.get("parent_id"), current_client(),
     )
+    services().nudges.settle(data.get("check_id"), comment.body)
     return comment, 202 if comment.status == Status.PENDING else 201
+
+
+@bp.post("/articles/<path:article_id>/comments/check")
+@bp.input(CheckIn, arg_name="data")
+@bp.output(CheckOut, description="Whether the policy would hold this comment, and why")
+@bp.doc(summary="Check a comment before posting it (the nudge): scores, word lists and the link rule",
+        responses={k: "Error" for k in (404, 413, 415, 422, 429, 503)})
+@rate_limited("check")
+def check_comment(article_id: str, data: dict):
+    return services().nudges.check(article_id, data["body"], services().analyzer)
 
 
 @bp.get("/articles/<path:article_id>/comments")

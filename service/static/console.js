@@ -384,14 +384,25 @@
       var s = (stats && stats.scorer) || {};
       var fallback = s.fallback === true || /\(fallback\)/.test(s.version || "");
       var name = s.name ? "Scorer: " + s.name + (s.version ? " " + s.version : "") : "Scorer: none yet";
-      var text = (s.warning ? s.warning + " " : "") +
+      // The server words the warning (why the fallback is in use, and what to do about it).
+      var text = s.warning ||
         "It only recognises offensive words, not threats or identity attacks phrased politely: published comments may need a closer look.";
       // Only real changes: the banner is an alert, and screen readers announce what changes in it.
       if ($("scorer").textContent !== name) $("scorer").textContent = name;
       $("scorer").classList.toggle("fallback", fallback);
       if ($("scorer-banner-text").textContent !== text) $("scorer-banner-text").textContent = text;
       $("scorer-banner").hidden = !fallback;
+      showNudges(stats && stats.nudges);
     }, function () { scorerAt = 0; }); // the queue reports the error; try again on the next refresh
+  }
+
+  // "Nudges today: 3 nudged, 1 revised, 1 posted anyway · last 7 days: …" (the widget's warning before posting).
+  function nudgeCounts(c) { return c.nudged + " nudged, " + c.revised + " revised, " + c.posted_anyway + " posted anyway"; }
+  function showNudges(n) {
+    if (!n || !n.today) return;
+    var week = {nudged: 0, revised: 0, posted_anyway: 0};
+    (n.last_7_days || []).forEach(function (d) { for (var k in week) week[k] += d[k] || 0; });
+    $("nudges").textContent = "Nudges today: " + nudgeCounts(n.today) + " · last 7 days: " + nudgeCounts(week);
   }
 
   function pct(v) { return v == null ? "–" : (v * 100).toFixed(1) + "%"; }

@@ -15,6 +15,8 @@
   var BASE = script.src.replace(/\/widget\.js([?#].*)?$/, "");
   var API = BASE + "/api/v1";
   var MAX_BODY = CONFIG.max_body_chars, MAX_NAME = CONFIG.max_name_chars, PAGE = 20;
+  // How long the nudge may take before the widget posts without it.
+  var CHECK_MS = 2500;
   // How to share on each network the server counts; networks without an entry get no button.
   var SHARE = {
     facebook: ["Facebook", "https://www.facebook.com/sharer/sharer.php?u={u}"],
@@ -99,8 +101,8 @@
     if (msg && s < 500) return msg.charAt(0).toUpperCase() + msg.slice(1) + ".";
     return "Something went wrong (error " + s + "). Please try again.";
   }
-  function api(method, path, body, headers) {
-    var opts = {method: method, headers: headers || {}, credentials: "omit"};
+  function api(method, path, body, headers, signal) {
+    var opts = {method: method, headers: headers || {}, credentials: "omit", signal: signal};
     if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
     return fetch(API + path, opts).then(function (r) {
       if (r.status === 204) return null;
@@ -200,7 +202,7 @@
     var name = h("input", {id: nextId("name"), className: "cv-input", name: "author_name", autocomplete: "nickname", maxlength: MAX_NAME, required: true, value: store("profile").name || ""});
     var text = h("textarea", {id: nextId("text"), className: "cv-input", name: "body", rows: parentId ? 3 : 4, maxlength: MAX_BODY, required: true});
     var count = h("span", {id: nextId("count"), className: "cv-count"});
-    var err = errorLine();
+    var err = errorLine(), nudge = h("p", {className: "cv-nudge", role: "alert", hidden: true});
     var send = h("button", {type: "submit", className: "cv-btn cv-primary", text: parentId ? "Post reply" : "Post comment"});
     text.setAttribute("aria-describedby", count.id);
     text.addEventListener("input", function () { showCount(text, count); });
@@ -211,17 +213,24 @@
       err.textContent = problem ? problem[0] : "";
       if (problem) return (problem[1] === "name" ? name : text).focus();
       send.disabled = true;
-      postComment(w, {body: body, author_name: author}, parentId).then(function () {
-        text.value = "";
-        text.dispatchEvent(new Event("input"));
-        if (onClose) onClose();
-      }, function (e) { err.textContent = e.message; }).then(function () { send.disabled = false; });
+      // First press: ask civility whether this would be held (the nudge). After a nudge: post anyway.
+      (nudge.checkId === undefined ? askCheck(w, body) : Promise.resolve(null)).then(function (res) {
+        if (res && res.would_hold) return showNudge(nudge, res);
+        var payload = {body: body, author_name: author};
+        if (nudge.checkId) payload.check_id = nudge.checkId;
+        return postComment(w, payload, parentId).then(function () {
+          text.value = "";
+          text.dispatchEvent(new Event("input"));
+          hideNudge(nudge);
+          if (onClose) onClose();
+        });
+      }).catch(function (e) { err.textContent = e.message; }).then(function () { send.disabled = false; });
     }}, [
       h("div", {className: "cv-field"}, [h("label", {for: name.id, text: "Name"}), name]),
       h("div", {className: "cv-field"}, [h("label", {for: text.id, text: parentId ? "Your reply" : "Your comment"}), text]),
       h("div", {className: "cv-foot"}, [count, h("span", {className: "cv-spacer"}),
         onClose ? button("Cancel", "", onClose) : null, send]),
-      err
+      nudge, err
     ]);
     form.focusText = function () { (name.value ? text : name).focus(); };
     return form;
@@ -236,6 +245,28 @@
     if (!author) return ["Please enter your name.", "name"];
     if (!body) return ["Please write something first.", "body"];
     if (chars(body) > MAX_BODY) return ["Your comment is too long: at most " + MAX_BODY + " characters.", "body"];
+  }
+  // The nudge: would the policy hold this text? null when civility cannot say in time (then just post).
+  function askCheck(w, body) {
+    var ctl = window.AbortController ? new AbortController() : null, timer;
+    var late = new Promise(function (done) {
+      timer = setTimeout(function () { if (ctl) ctl.abort(); done(null); }, CHECK_MS);
+    });
+    var asked = api("POST", w.base + "/comments/check", {body: body}, {}, ctl && ctl.signal)
+      .catch(function () { return null; });
+    return Promise.race([asked, late]).then(function (res) { clearTimeout(timer); return res; });
+  }
+  // Shown once per comment: the next press of Post posts it anyway (to the moderators, as usual).
+  function showNudge(nudge, res) {
+    nudge.checkId = res.check_id || "";
+    nudge.hidden = false;
+    nudge.textContent = "This may break the discussion guidelines: " + (res.reasons.join(", ") || "it may be held for review") +
+      ". Edit it, or post anyway.";
+  }
+  function hideNudge(nudge) {
+    nudge.checkId = undefined;
+    nudge.hidden = true;
+    nudge.textContent = "";
   }
   function postComment(w, payload, parentId) {
     if (parentId) payload.parent_id = parentId;

@@ -24,7 +24,7 @@ def test_the_header_names_the_fallback_scorer_and_a_banner_warns(tab, live):
     expect(banner).to_be_visible()
     expect(banner).to_have_attribute("role", "alert")
     expect(banner).to_contain_text("Scoring with the fallback scorer.")
-    expect(banner).to_contain_text("only recognises offensive words")
+    expect(banner).to_contain_text("recognises offensive words")
     page.get_by_role("button", name="Sign out").click()
     expect(banner).to_be_hidden()
     assert_clean(tab)

@@ -12,7 +12,7 @@ from civility.config import Settings
 from workers.scorers import models
 
 # Where Detoxify's own loader (torch.hub.load_state_dict_from_url) caches each model's weights, and the
-# Hugging Face model whose config and tokenizer each checkpoint needs: see workers/scorers/models.py.
+# Hugging Face model whose config and tokenizer each checkpoint needs: see workers/scorers/models/pins.py.
 WEIGHT_FILES = {name: spec.checkpoint.name for name, spec in models.MODELS.items()}
 HF_MODELS = {name: spec.hf_repo for name, spec in models.MODELS.items()}
 
