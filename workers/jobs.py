@@ -21,7 +21,8 @@ def get_scorer():
         from workers.scorers import load_scorer
 
         _scorer, _scorer_info = load_scorer(runtime.current().settings)
-        log.info("scorer loaded: %s %s (%s)", _scorer_info.name, _scorer_info.version, _scorer_info.origin)
+        origin = "" if _scorer_info.fallback else f" ({_scorer_info.origin})"  # the version says "(fallback)"
+        log.info("scorer loaded: %s %s%s", _scorer_info.name, _scorer_info.version, origin)
     return _scorer, _scorer_info
 
 
