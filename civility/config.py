@@ -83,6 +83,17 @@ class Settings:
     maintenance_interval: int = 30
     # Connections per process in the PostgreSQL pool (SQLite opens one per thread as needed).
     db_pool_size: int = 5
+    # PostgreSQL: connections beyond the pool in a burst, seconds to wait for one, and the longest a
+    # statement may run (milliseconds, 0: no limit).
+    db_max_overflow: int = 10
+    db_pool_timeout: int = 10
+    db_statement_timeout_ms: int = 30000
+    # Off behind PgBouncer in transaction mode, which cannot keep server-side prepared statements.
+    db_prepared_statements: bool = True
+    # Workers: the torch threads each scorer process uses (unset: the cores divided among the
+    # processes), and where the model runs.
+    torch_threads: int | None = None
+    device: str = "auto"
     # Who may read /metrics and the detail of /readyz: a bearer token, or these client networks.
     metrics_token: str | None = None
     metrics_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
@@ -93,6 +104,9 @@ class Settings:
     api_docs: bool = True
     # Not read from the environment: the request body limit of the HTTP API.
     max_content_length: int = 64 * 1024
+    # Not read from the environment: whether CIVILITY_BATCH_SIZE (or a batch_size override) was given;
+    # if not, a worker picks the batch size for its device (workers/scorers/device.py).
+    batch_size_explicit: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -110,6 +124,7 @@ class Settings:
         if "redis_url" not in values:
             values["redis_url"] = discover_dev_redis()
         values.update(overrides)
+        values.setdefault("batch_size_explicit", "batch_size" in values)
         return cls(**values)
 
     def __post_init__(self) -> None:
@@ -273,13 +288,19 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "worker_ttl": _integer(1),
     "maintenance_interval": _integer(1),
     "db_pool_size": _integer(1),
+    "db_max_overflow": _integer(0),
+    "db_pool_timeout": _integer(1),
+    "db_statement_timeout_ms": _integer(0),
+    "db_prepared_statements": _flag,
+    "torch_threads": _integer(1),
+    "device": _choice(("auto", "cpu", "cuda")),
     "metrics_token": _text,
     "metrics_networks": _networks,
     "api_docs": _flag,
     "analyze_timeout": _seconds,
     "perspective_prefix": _url_prefix,
 }
-assert set(_PARSERS) == {f.name for f in dataclasses.fields(Settings)} - {"max_content_length"}
+assert set(_PARSERS) == {f.name for f in dataclasses.fields(Settings)} - {"max_content_length", "batch_size_explicit"}
 
 
 def variables() -> list[str]:

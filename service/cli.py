@@ -106,12 +106,19 @@ def db_upgrade(revision: str) -> None:
 
 @main.command("worker", with_appcontext=False)
 @click.option("--burst", is_flag=True, help="Exit once the queue is empty.")
-def worker(burst: bool) -> None:
+@click.option("--processes", type=click.IntRange(1), default=1, show_default=True,
+              help="Scorer processes under one supervisor, sharing the cores (CIVILITY_TORCH_THREADS each).")
+def worker(burst: bool, processes: int) -> None:
     """An RQ scoring worker. The scorer is loaded once per process."""
-    from workers.worker import run_worker
-
     _logging()
-    run_worker(burst=burst)
+    if processes == 1:
+        from workers.worker import run_worker
+
+        run_worker(burst=burst)
+        return
+    from workers.pool import run_pool
+
+    sys.exit(run_pool(Settings.from_env(), processes, burst=burst))
 
 
 # `civility models pull|list|verify|export|import` (service/models_cli.py)

@@ -10,6 +10,7 @@ from flask import jsonify, request
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
 from civility.errors import DomainError
@@ -82,6 +83,13 @@ def register_error_handlers(app: APIFlask) -> None:
             return error_response(503, "the database is unavailable; please retry shortly",
                                   code="database_unavailable", headers={"Retry-After": "5"})
         return _internal(error)
+
+    @app.errorhandler(PoolTimeoutError)
+    def pool_exhausted(error: PoolTimeoutError):
+        # Every pooled connection stayed busy for CIVILITY_DB_POOL_TIMEOUT seconds.
+        log.error("database pool exhausted")
+        return error_response(503, "the database is unavailable; please retry shortly",
+                              code="database_unavailable", headers={"Retry-After": "5"})
 
     @app.errorhandler(RedisConnectionError)
     @app.errorhandler(RedisTimeoutError)

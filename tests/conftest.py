@@ -184,8 +184,8 @@ def drain(app):
 def worker_process(tmp_path):
     started: list[WorkerProcess] = []
 
-    def start(settings: Settings, **extra_env: str) -> WorkerProcess:
-        worker = WorkerProcess(settings_env(settings, **extra_env), tmp_path / f"worker-{len(started)}.log")
+    def start(settings: Settings, *args: str, **extra_env: str) -> WorkerProcess:
+        worker = WorkerProcess(settings_env(settings, **extra_env), tmp_path / f"worker-{len(started)}.log", args)
         started.append(worker)
         return worker
 

@@ -111,10 +111,10 @@ def settings_env(settings: Settings, **extra: str) -> dict:
 class WorkerProcess:
     """A real ``civility worker`` in its own process group (so its RQ scheduler goes with it)."""
 
-    def __init__(self, env: dict, log_path: Path):
+    def __init__(self, env: dict, log_path: Path, args: tuple[str, ...] = ()):
         self.log_path = log_path
         self.log = open(log_path, "wb")  # noqa: SIM115 - stays open for the process's lifetime
-        self.process = subprocess.Popen([sys.executable, "-m", "service.cli", "worker"], env=env, cwd=ROOT,
+        self.process = subprocess.Popen([sys.executable, "-m", "service.cli", "worker", *args], env=env, cwd=ROOT,
                                         stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def kill(self, sig=signal.SIGKILL) -> None:
@@ -212,6 +212,33 @@ def raw_request(port: int, data: bytes, host: str = "127.0.0.1") -> bytes:
         while chunk := s.recv(65536):
             received.append(chunk)
     return b"".join(received)
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live descendant of ``pid``, from /proc."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError):
+            continue
+    found, frontier = set(), {pid}
+    while frontier:
+        parent = frontier.pop()
+        for child, ppid in parents.items():
+            if ppid == parent and child not in found:
+                found.add(child)
+                frontier.add(child)
+    return found
+
+
+def process_alive(pid: int) -> bool:
+    """Running (not gone, not a zombie), from /proc."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 def status_of(answer: bytes) -> int:

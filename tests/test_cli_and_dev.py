@@ -9,13 +9,12 @@ import socket
 import subprocess
 import sys
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from civility.infra.redis_server import RedisServer
 from civility.store.migrate import upgrade
-from tests.helpers import ROOT, wait_until
+from tests.helpers import ROOT, descendants, process_alive, wait_until
 
 
 def civility(*args: str, env: dict | None = None, cwd=None) -> subprocess.CompletedProcess:
@@ -131,32 +130,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _children(pid: int) -> set[int]:
-    """Every descendant of ``pid``, from /proc."""
-    found, frontier = set(), {pid}
-    while frontier:
-        parent = frontier.pop()
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == parent:
-                child = int(stat.parent.name)
-                if child not in found:
-                    found.add(child)
-                    frontier.add(child)
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_dev_runs_everything_and_leaves_no_process_behind(tmp_path, sig):
     port = free_port()
@@ -179,11 +152,11 @@ def test_dev_runs_everything_and_leaves_no_process_behind(tmp_path, sig):
         assert "/embed/demo" in output and "/moderate" in output and "/docs" in output
         assert "civ_1_" in output  # the first-run moderator token
         assert (tmp_path / "var" / "civility.db").exists()
-        children = _children(dev.pid)
+        children = descendants(dev.pid)
         assert len(children) >= 3  # redis-server, the worker, gunicorn (and its workers)
         dev.send_signal(sig)
         assert dev.wait(60) == 0
-        wait_until(lambda: not any(_alive(p) for p in children), 20, 0.2,
+        wait_until(lambda: not any(process_alive(p) for p in children), 20, 0.2,
                    message="every child of civility dev to exit")
     finally:
         if dev.poll() is None:

@@ -22,7 +22,8 @@ def get_scorer():
 
         _scorer, _scorer_info = load_scorer(runtime.current().settings)
         origin = "" if _scorer_info.fallback else f" ({_scorer_info.origin})"  # the version says "(fallback)"
-        log.info("scorer loaded: %s %s%s", _scorer_info.name, _scorer_info.version, origin)
+        device = f" on {_scorer_info.device}" if _scorer_info.device else ""
+        log.info("scorer loaded: %s %s%s%s", _scorer_info.name, _scorer_info.version, origin, device)
     return _scorer, _scorer_info
 
 

@@ -14,7 +14,11 @@ def redis_from_url(url: str) -> Redis:
 
 
 def database(settings: Settings) -> Database:
-    return Database(settings.database_url, pool_size=settings.db_pool_size)
+    """The one place the production engine is built from the settings (pool, timeouts, pooler mode)."""
+    return Database(settings.database_url, pool_size=settings.db_pool_size,
+                    max_overflow=settings.db_max_overflow, pool_timeout=settings.db_pool_timeout,
+                    statement_timeout_ms=settings.db_statement_timeout_ms,
+                    prepared_statements=settings.db_prepared_statements)
 
 
 class Runtime:

@@ -29,8 +29,17 @@ def dialect_insert(session: Session, table: Any) -> Any:
     return (pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert)(table)
 
 
-def make_engine(url: str, pool_size: int | None = None) -> Engine:
-    """``pool_size`` (PostgreSQL): connections kept per process; None keeps SQLAlchemy's default."""
+def make_engine(url: str, pool_size: int | None = None, *, max_overflow: int | None = None,
+                pool_timeout: float | None = None, statement_timeout_ms: int = 0,
+                prepared_statements: bool = True) -> Engine:
+    """The engine for ``url``. The keyword settings apply to PostgreSQL only; SQLite ignores them.
+
+    ``pool_size``, ``max_overflow``, ``pool_timeout``: the connection pool (None keeps SQLAlchemy's
+    defaults). ``statement_timeout_ms``: the longest a statement may run (0: no limit).
+    ``prepared_statements=False``: no server-side prepared statements, for PgBouncer in transaction
+    mode; the statement timeout is then set per transaction (``SET LOCAL``), since consecutive
+    transactions may run on different server connections. Otherwise it is set once per connection.
+    """
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -62,10 +71,34 @@ def make_engine(url: str, pool_size: int | None = None) -> Engine:
             dbapi_connection.isolation_level = None
 
         return engine
-    options: dict[str, Any] = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 5}}
-    if pool_size is not None:
-        options["pool_size"] = pool_size
-    return create_engine(url, **options)
+    connect_args: dict[str, Any] = {"connect_timeout": 5}
+    if not prepared_statements:
+        # psycopg prepares a statement on the server after it ran a few times; a transaction pooler
+        # would send the next EXECUTE to a server connection that never saw the PREPARE.
+        connect_args["prepare_threshold"] = None
+    options: dict[str, Any] = {"pool_pre_ping": True, "connect_args": connect_args}
+    for name, value in (("pool_size", pool_size), ("max_overflow", max_overflow), ("pool_timeout", pool_timeout)):
+        if value is not None:
+            options[name] = value
+    engine = create_engine(url, **options)
+    if statement_timeout_ms > 0:
+        # Not the startup parameter ``options=-c statement_timeout=...``: PgBouncer refuses it unless
+        # its ignore_startup_parameters lists it, and then drops it.
+        setting = f"statement_timeout = {int(statement_timeout_ms)}"
+        if prepared_statements:
+            @event.listens_for(engine, "connect")
+            def _statement_timeout(dbapi_connection, _record):
+                autocommit = dbapi_connection.autocommit
+                dbapi_connection.autocommit = True
+                try:
+                    dbapi_connection.execute(f"SET {setting}")
+                finally:
+                    dbapi_connection.autocommit = autocommit
+        else:
+            @event.listens_for(engine, "begin")
+            def _statement_timeout_per_transaction(conn):
+                conn.exec_driver_sql(f"SET LOCAL {setting}")
+    return engine
 
 
 class SQLiteWriteLock:
@@ -95,9 +128,15 @@ class SQLiteWriteLock:
 
 
 class Database:
-    def __init__(self, url: str, pool_size: int | None = None):
+    def __init__(self, url: str, pool_size: int | None = None, *, max_overflow: int | None = None,
+                 pool_timeout: float | None = None, statement_timeout_ms: int = 0,
+                 prepared_statements: bool = True):
+        """Without the keywords (tests, tools): SQLAlchemy's pool defaults and no statement timeout.
+        The service builds its database from the settings in ``civility.infra.runtime.database``."""
         self.url = normalise_url(url)
-        self.engine = make_engine(url, pool_size)
+        self.engine = make_engine(url, pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout,
+                                  statement_timeout_ms=statement_timeout_ms,
+                                  prepared_statements=prepared_statements)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         parsed = make_url(self.url)
         self._write_lock = None

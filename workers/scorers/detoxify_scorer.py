@@ -1,4 +1,4 @@
-"""Detoxify (Unitary's BERT-family toxicity models), run in length-sorted batches on the CPU."""
+"""Detoxify (Unitary's BERT-family toxicity models), run in length-sorted batches on the CPU or a GPU."""
 
 from __future__ import annotations
 
@@ -48,22 +48,28 @@ class DetoxifyScorer:
     fallback = False
 
     def __init__(self, model_type: str = "original", checkpoint: str | None = None, batch_size: int = 16,
-                 cached: bool = False):
+                 cached: bool = False, device: str = "cpu", threads: int | None = None):
         """``checkpoint``: a file of the operator's (named by its digest in ``version``); ``cached``: load the
         pulled weights of ``model_type`` from torch.hub's cache by path, so that a missing file can never turn
-        into a download (``version`` names the model, as it always has)."""
+        into a download (``version`` names the model, as it always has, and a device other than the CPU);
+        ``device``: ``cpu`` or ``cuda`` (resolved already); ``threads``: torch's intra-op threads, set before
+        the model loads (None: torch's default)."""
         import torch
         from detoxify import Detoxify
 
+        if threads:
+            torch.set_num_threads(threads)
         self._torch = torch
+        self.device = device
         self.model_type = model_type
         self.batch_size = max(1, batch_size)
         path = str(cached_weights_path(model_type)) if cached and not checkpoint else checkpoint
-        self.model = Detoxify(model_type=model_type, checkpoint=path, device="cpu")
+        self.model = Detoxify(model_type=model_type, checkpoint=path, device=device)
         self.model.model.eval()
         self.labels = list(self.model.class_names)
         source = f"checkpoint-{_file_digest(checkpoint)}" if checkpoint else model_type
-        self.version = f"{source}/detoxify-{package_version('detoxify')}"
+        # CPU scores keep the version they always had; another device may differ in the last digits.
+        self.version = f"{source}/detoxify-{package_version('detoxify')}" + ("" if device == "cpu" else f"@{device}")
 
     def score(self, texts: Sequence[str]) -> list[dict[str, float]]:
         # Sorting by length keeps padding (wasted compute) small within each batch.

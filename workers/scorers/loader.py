@@ -21,7 +21,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from civility.config import Settings
+from civility.config import ConfigError, Settings
 from workers.scorers import models
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,8 @@ class ScorerInfo:
     warning: str | None = None
     # How this scorer came to be chosen: "cached weights", "pulled from mirror ... at start", ...
     origin: str | None = None
+    # Where it runs: "cpu" or "cuda" (Detoxify; None for scorers that do not say).
+    device: str | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -45,9 +47,11 @@ class ScorerInfo:
 
 def _detoxify(settings: Settings, cached: bool = False):
     from workers.scorers.detoxify_scorer import DetoxifyScorer
+    from workers.scorers.device import batch_size_for, resolve_device
 
-    return DetoxifyScorer(settings.detoxify_model, settings.detoxify_checkpoint, settings.batch_size,
-                          cached=cached)
+    device = resolve_device(settings.device)  # CIVILITY_DEVICE=cuda without a GPU: ConfigError, one line
+    return DetoxifyScorer(settings.detoxify_model, settings.detoxify_checkpoint, batch_size_for(settings, device),
+                          cached=cached, device=device, threads=settings.torch_threads)
 
 
 def _plugin(settings: Settings):
@@ -158,7 +162,7 @@ def load_scorer(settings: Settings):
         if not settings.detoxify_checkpoint:
             offline_by_default()  # every file is in the caches now
         scorer = _detoxify(settings, cached=not settings.detoxify_checkpoint)
-        return scorer, ScorerInfo(scorer.name, scorer.version, False, origin=origin)
+        return scorer, ScorerInfo(scorer.name, scorer.version, False, origin=origin, device=scorer.device)
 
     fallback = None
     if not available and not settings.detoxify_checkpoint:
@@ -168,7 +172,9 @@ def load_scorer(settings: Settings):
         offline_by_default()
         try:
             scorer = _detoxify(settings, cached=not settings.detoxify_checkpoint)
-            return scorer, ScorerInfo(scorer.name, scorer.version, False, origin=origin)
+            return scorer, ScorerInfo(scorer.name, scorer.version, False, origin=origin, device=scorer.device)
+        except ConfigError:
+            raise  # CIVILITY_DEVICE=cuda without a GPU is the operator's to fix, not a reason to fall back
         except Exception as exc:  # noqa: BLE001 - any load failure falls back, loudly
             why = f"loading failed: {type(exc).__name__}: {exc}"
     warning = FALLBACK_WARNING.format(why=why)
