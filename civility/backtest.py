@@ -27,6 +27,7 @@ from civility.policy import Thresholds, decide
 from civility.statuses import Action, Status
 from civility.store.comments import CommentRepository
 from civility.store.db import Database
+from civility.store.perspective import FeedbackRepository
 from civility.wordlists import current_matcher
 
 SCHEMA = "civility.backtest/1"
@@ -169,6 +170,29 @@ def _read_csv(stream: IO[str]) -> list[Sample]:
     if not samples:
         raise Invalid("the CSV has no rows", {"csv": ["no rows"]})
     return samples
+
+
+# What a Perspective client's suggestion says about a text: Coral sends its moderators' decisions as
+# the attributes APPROVED and DELETED; other clients suggest an attribute's probability.
+HELD_SUGGESTIONS = frozenset({"DELETED", "REJECTED"})
+PUBLISHED_SUGGESTIONS = frozenset({"APPROVED"})
+
+
+def feedback_samples(db: Database, since: datetime | None = None) -> list[Sample]:
+    """Samples from `comments:suggestscore` (the latest suggestion per text wins)."""
+    with db.read() as session:
+        rows = FeedbackRepository(session).since(since)
+    latest: dict[str, int] = {}
+    for row in rows:
+        if row.attribute in HELD_SUGGESTIONS:
+            latest[row.text] = 1
+        elif row.attribute in PUBLISHED_SUGGESTIONS:
+            latest[row.text] = 0
+        else:
+            latest[row.text] = int(row.value >= 0.5)
+    if not latest:
+        raise Invalid("no suggested scores to test against", {"feedback": ["none stored yet"]})
+    return [Sample(text, label) for text, label in latest.items()]
 
 
 def parse_since(value: str) -> datetime:
@@ -384,11 +408,11 @@ def _rescorer_warning(rescorer: Rescorer) -> str | None:
 
 def from_samples(samples: Sequence[Sample], settings: Settings, rescorer: Rescorer, words: WordCheck,
                  target_precision: float = DEFAULT_TARGET_PRECISION,
-                 progress: Progress | None = None) -> dict[str, Any]:
-    """The report on labelled texts (``civility backtest --csv``), scored with ``rescorer``."""
+                 progress: Progress | None = None, source: str = "csv") -> dict[str, Any]:
+    """The report on labelled texts (``--csv``, ``--feedback``), scored with ``rescorer``."""
     check_target(target_precision)
     outcomes, scorers = _rescored(samples, settings, words, rescorer, progress)
-    return report(outcomes, settings.thresholds, source="csv", scores="rescored", scorers=scorers,
+    return report(outcomes, settings.thresholds, source=source, scores="rescored", scorers=scorers,
                   target_precision=target_precision, warning=_rescorer_warning(rescorer))
 
 
@@ -434,7 +458,8 @@ def _texts(n: int) -> str:
 
 def render_text(result: dict[str, Any]) -> list[str]:
     """The report as the lines ``civility backtest`` prints (``--json`` prints the report itself)."""
-    origin = {"csv": "the CSV", "decisions": "moderators' decisions"}[result["source"]]
+    origin = {"csv": "the CSV", "decisions": "moderators' decisions",
+              "feedback": "Perspective clients' suggested scores"}[result["source"]]
     since = f" since {result['since']}" if result["since"] else ""
     how = {"rescored": "scored now", "stored": "with the scores stored when they were scored"}[result["scores"]]
     lines = [f"backtest of {_texts(result['texts'])} from {origin}{since}, {how}: "

@@ -279,24 +279,26 @@ def score_command(texts: tuple[str, ...], as_json: bool) -> None:
 @click.option("--csv", "csv_path", type=click.Path(exists=True, dir_okay=False, allow_dash=True),
               help="A CSV with the columns text,label (1: should be held, 0: should be published).")
 @click.option("--decisions", is_flag=True, help="Use moderators' past decisions as the truth (reject: 1, approve: 0).")
-@click.option("--since", help="With --decisions: only decisions made at or after this ISO 8601 date or time (UTC "
-                              "unless it names an offset).")
+@click.option("--feedback", is_flag=True, help="Use the scores Perspective clients suggested (comments:suggestscore; "
+                                               "Coral's DELETED: 1, APPROVED: 0) as the truth.")
+@click.option("--since", help="With --decisions or --feedback: only those at or after this ISO 8601 date or time "
+                              "(UTC unless it names an offset).")
 @click.option("--rescore", is_flag=True, help="With --decisions: score the decided texts again with the configured "
                                               "scorer instead of using the scores stored on the comments.")
 @click.option("--target-precision", type=click.FloatRange(0, 1, min_open=True), default=0.9, show_default=True,
               help="For each label, the hold threshold that would reach this precision.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (schema in docs/api.md).")
-def backtest_command(csv_path: str | None, decisions: bool, since: str | None, rescore: bool,
+def backtest_command(csv_path: str | None, decisions: bool, feedback: bool, since: str | None, rescore: bool,
                      target_precision: float, as_json: bool) -> None:
     """How the current thresholds and word lists do against labelled texts or moderators' decisions."""
     from tqdm import tqdm
 
     from civility import backtest
 
-    if bool(csv_path) == decisions:
-        raise click.UsageError("give either --csv FILE or --decisions")
-    if csv_path and (since or rescore):
-        raise click.UsageError("--since and --rescore go with --decisions")
+    if [bool(csv_path), decisions, feedback].count(True) != 1:
+        raise click.UsageError("give one of --csv FILE, --decisions or --feedback")
+    if (csv_path and since) or (rescore and not decisions):
+        raise click.UsageError("--since goes with --decisions or --feedback, --rescore with --decisions")
     settings = Settings.from_env()
     since_at = backtest.parse_since(since) if since else None
     samples = None
@@ -306,9 +308,11 @@ def backtest_command(csv_path: str | None, decisions: bool, since: str | None, r
         with opened as stream:
             samples = backtest.read_csv(stream)
     db = _db()
+    if feedback:
+        samples = backtest.feedback_samples(db, since_at)
     words = backtest.word_list_check(db)
     rescorer = None
-    if csv_path or rescore:
+    if csv_path or feedback or rescore:
         from workers.scorers import load_scorer
 
         scorer, info = load_scorer(settings)
@@ -321,7 +325,8 @@ def backtest_command(csv_path: str | None, decisions: bool, since: str | None, r
 
     try:
         if samples is not None and rescorer is not None:
-            result = backtest.from_samples(samples, settings, rescorer, words, target_precision, progress)
+            result = backtest.from_samples(samples, settings, rescorer, words, target_precision, progress,
+                                           source="feedback" if feedback else "csv")
         else:
             result = backtest.from_decisions(db, settings, since_at, target_precision, limit=None, words=words,
                                              rescorer=rescorer, progress=progress)

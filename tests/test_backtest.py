@@ -246,9 +246,10 @@ def test_the_word_lists_hold_what_the_scorer_misses(tmp_path, cli_env):
 
 
 def test_backtest_usage_and_input_errors_are_one_line(tmp_path, cli_env):
-    for args, message in [((), "give either --csv FILE or --decisions"),
-                          (("--decisions", "--csv", "-"), "give either --csv FILE or --decisions"),
-                          (("--csv", "-", "--rescore"), "--since and --rescore go with --decisions"),
+    for args, message in [((), "give one of --csv FILE, --decisions or --feedback"),
+                          (("--decisions", "--csv", "-"), "give one of --csv FILE, --decisions or --feedback"),
+                          (("--csv", "-", "--rescore"), "--rescore with --decisions"),
+                          (("--feedback",), "no suggested scores to test against"),
                           (("--decisions", "--since", "last week"), "since must be an ISO 8601 date"),
                           (("--decisions", "--target-precision", "0"), "--target-precision")]:
         ran = civility("backtest", *args, env=cli_env, stdin="")
@@ -256,6 +257,29 @@ def test_backtest_usage_and_input_errors_are_one_line(tmp_path, cli_env):
         assert "Traceback" not in ran.stderr
     ran = civility("backtest", "--csv", "-", env=cli_env, stdin="text,label\nhello,yes\n")
     assert ran.returncode == 1 and "line 2: label must be 0 or 1" in ran.stderr
+
+
+def test_backtest_feedback_uses_what_perspective_clients_suggested(cli_env):
+    from civility.store.db import Database
+    from civility.store.perspective import FeedbackRepository
+
+    db = Database(cli_env["CIVILITY_DATABASE_URL"])
+    with db.transaction() as session:
+        repo = FeedbackRepository(session)
+        for text, attribute, value in [("fuck off, idiot", "DELETED", 1.0), ("thanks for the report", "APPROVED", 1.0),
+                                       ("what a load of shit", "TOXICITY", 0.9), ("a calm reply", "TOXICITY", 0.1),
+                                       ("thanks for the report", "APPROVED", 1.0)]:  # a repeat counts once
+            repo.add(key_name="coral", community_id=None, text=text, attribute=attribute, value=value,
+                     client_token=None)
+    db.dispose()
+    ran = civility("backtest", "--feedback", "--json", env=cli_env)
+    assert ran.returncode == 0, ran.stderr
+    result = json.loads(ran.stdout)
+    assert result["source"] == "feedback" and result["texts"] == 4
+    assert (result["positives"], result["negatives"]) == (2, 2)
+    assert result["overall"]["recall"] == 1.0 and result["overall"]["false_positive_rate"] == 0.0
+    table = civility("backtest", "--feedback", env=cli_env)
+    assert "from Perspective clients' suggested scores" in table.stdout
 
 
 # -- --decisions, over decisions made through the API --------------------------------------------------

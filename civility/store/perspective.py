@@ -26,3 +26,10 @@ class FeedbackRepository:
             .group_by(PerspectiveFeedback.attribute)
         ).all()
         return {attribute: count for attribute, count in rows}
+
+    def since(self, since: datetime | None = None) -> list[PerspectiveFeedback]:
+        """Every suggestion (at or after ``since``), oldest first."""
+        stmt = select(PerspectiveFeedback).order_by(PerspectiveFeedback.id)
+        if since is not None:
+            stmt = stmt.where(PerspectiveFeedback.created_at >= since)
+        return list(self.session.scalars(stmt))
