@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from civility import lifecycle
+from civility import lifecycle, webhooks
 from civility.config import Settings
 from civility.errors import Forbidden, Invalid, NotFound, Unauthorized
 from civility.identity import Client, Reader
@@ -132,6 +132,7 @@ class CommentService:
                                      self.settings.scoring_deadline_seconds)
             repo.add(comment)
             repo.record(comment, event)
+            webhooks.comment_created(session, comment, event)
         self._after_commit_enqueue(comment.id, comment.revision)
         comment.edit_token = edit_token
         return comment
@@ -178,6 +179,7 @@ class CommentService:
             event = lifecycle.delete_by_author(comment, actor, now)
             if event is not None:
                 repo.record(comment, event)
+                webhooks.comment_deleted(session, comment, event)
 
     def get(self, comment_id: int, *, moderator: bool, creds: Credentials | None = None) -> Comment:
         """Published comments for everyone; any status for a moderator or the comment's author."""

@@ -100,6 +100,14 @@ class Settings:
     # Perspective-compatible API: how long an analyze request waits for a worker, and where it is mounted.
     analyze_timeout: float = 2.0
     perspective_prefix: str = "/v1alpha1"
+    # Readers' data: client hashes and share-event rows older than this are removed (0: kept).
+    retention_days: int = 0
+    # Webhooks may target private and loopback addresses (development and tests only).
+    webhook_allow_private: bool = False
+    # Webhook deliveries: retried after these delays (seconds, about a day in all; then failed), and
+    # how late past its due time a delivery counts as lost, so that the sweeper enqueues it again.
+    webhook_retry_intervals: tuple[int, ...] = (30, 120, 600, 3600, 21600, 57600)
+    webhook_grace_seconds: int = 120
     # Serve the interactive API documentation at /docs (the OpenAPI document stays at /openapi.json).
     api_docs: bool = True
     # Not read from the environment: the request body limit of the HTTP API.
@@ -146,6 +154,10 @@ class Settings:
 
     def rq_queue_name(self) -> str:
         return f"{self.redis_prefix}-scoring"
+
+    def webhook_queue_name(self) -> str:
+        """The RQ queue of webhook deliveries; workers take it after the others."""
+        return f"{self.redis_prefix}-webhooks"
 
     def analyze_queue_name(self) -> str:
         """The RQ queue of on-demand analyze jobs; workers take it before the scoring queue."""
@@ -297,6 +309,10 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "metrics_token": _text,
     "metrics_networks": _networks,
     "api_docs": _flag,
+    "retention_days": _integer(0),
+    "webhook_allow_private": _flag,
+    "webhook_retry_intervals": _intervals,
+    "webhook_grace_seconds": _integer(1),
     "analyze_timeout": _seconds,
     "perspective_prefix": _url_prefix,
 }

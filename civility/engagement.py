@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from civility import lifecycle
+from civility import lifecycle, webhooks
 from civility.comments import check_article_id
 from civility.config import Settings
 from civility.errors import Forbidden, Invalid, NotFound
@@ -155,6 +155,7 @@ class EngagementService:
                                                              self.settings.report_threshold, now)
                 if queued is not None:
                     comments.record(comment, queued)
+                    webhooks.comment_reported(session, comment, queued, len(reports))
             return {"comment_id": comment.id, "reported": True, "duplicate": not added}
 
     def _visible_comment(self, session: Session, comment_id: int) -> Comment:

@@ -118,6 +118,24 @@ def delete_by_author(comment: Comment, actor: str, now: datetime) -> Event | Non
     return Event(Action.DELETE, actor, before, Status.DELETED, now)
 
 
+def erase(comment: Comment, actor: str, now: datetime) -> Event | None:
+    """A reader's erasure (GDPR art. 17): the comment becomes a deleted comment's placeholder and
+    forgets its author, text, scores and edit token. Replies keep their thread. None if it was
+    already deleted (its fields are cleared all the same, so erasing twice changes nothing)."""
+    before = Status(comment.status)
+    event = None
+    if before != Status.DELETED:
+        _move(comment, Status.DELETED, now)
+        event = Event(Action.DELETE, actor, before, Status.DELETED, now, details={"erased": True})
+    comment.deleted_at = comment.deleted_at or now
+    comment.score_due_at = None
+    comment.body, comment.html, comment.author_name, comment.author_id = "", "", "", None
+    comment.scores, comment.max_score, comment.reasons, comment.heuristics = None, None, [], None
+    comment.edit_token_hash, comment.client_hash = None, None
+    _release_lease(comment)
+    return event
+
+
 def record_report(comment: Comment, actor: str, reason: str, note: str | None, now: datetime) -> Event:
     """A reader's report: history only; the status does not change."""
     status = Status(comment.status)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from civility import lifecycle
+from civility import lifecycle, webhooks
 from civility.comments import check_article_id
 from civility.errors import DomainError, Invalid, NotFound
 from civility.moderators import ModeratorIdentity
@@ -61,6 +61,7 @@ class ModerationService:
             event = lifecycle.decide(comment, Action(action), moderator, now, reason, version)
             EngagementRepository(session).resolve_reports(comment.id, now)
             repo.record(comment, event)
+            webhooks.comment_decided(session, comment, event, moderator.name)
         return self.item(comment_id)
 
     def item(self, comment_id: int) -> Comment:

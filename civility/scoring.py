@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
-from civility import lifecycle
+from civility import lifecycle, webhooks
 from civility.config import Settings
 from civility.policy import decide
 from civility.store.comments import CommentRepository
@@ -72,7 +72,9 @@ def apply_scores(db: Database, settings: Settings, scorer: Scorer, batch: list[C
             verdict = verdicts[leased.id]
             decision = decide(scores, settings.thresholds, held_for=(comment.heuristics or []) + verdict.hold,
                               rejected_for=verdict.reject)
-            repo.record(comment, lifecycle.apply_score(comment, scores, decision, scorer.name, scorer.version, now))
+            event = lifecycle.apply_score(comment, scores, decision, scorer.name, scorer.version, now)
+            repo.record(comment, event)
+            webhooks.comment_flagged(session, comment, event)
             outcome.scored += 1
     return outcome
 
@@ -87,6 +89,7 @@ def mark_scoring_failed(db: Database, comment_ids: list[int], error: str, actor:
             event = lifecycle.fail_scoring(comment, error, actor, now)
             if event is not None:
                 repo.record(comment, event)
+                webhooks.comment_flagged(session, comment, event)
                 failed += 1
     return failed
 

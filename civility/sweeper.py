@@ -6,10 +6,11 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from civility import lifecycle
+from civility import lifecycle, webhooks
 from civility.config import Settings
-from civility.infra.jobqueue import ScoringQueue
+from civility.infra.jobqueue import ScoringQueue, WebhookQueue
 from civility.policy import SCORING_FAILED_REASON
+from civility.readers import apply_retention
 from civility.scoring import mark_scoring_failed
 from civility.store.comments import CommentRepository
 from civility.store.db import Database
@@ -23,6 +24,9 @@ class SweepResult:
     requeued: int = 0
     still_queued: int = 0
     failed: int = 0
+    # Readers' data past CIVILITY_RETENTION_DAYS (civility.readers.apply_retention).
+    forgotten_client_hashes: int = 0
+    deleted_share_events: int = 0
 
 
 def sweep(db: Database, settings: Settings, queue: ScoringQueue, limit: int = 1000) -> SweepResult:
@@ -59,8 +63,22 @@ def sweep(db: Database, settings: Settings, queue: ScoringQueue, limit: int = 10
         result.failed = mark_scoring_failed(db, give_up, f"no score after {settings.max_scoring_attempts} attempts",
                                             actor="sweeper")
     result.requeued, result.still_queued = len(requeued), len(waiting)
+    retention = apply_retention(db, settings, now)
+    result.forgotten_client_hashes, result.deleted_share_events = retention.client_hashes, retention.share_events
     if broker_error is not None:
         raise broker_error
     if requeued or give_up:
         log.info("sweep: re-enqueued %d, %s for %d", len(requeued), SCORING_FAILED_REASON, len(give_up))
     return result
+
+
+def sweep_webhooks(db: Database, settings: Settings, queue: WebhookQueue, limit: int = 1000) -> int:
+    """Enqueue again the pending webhook deliveries whose job was lost (a killed worker, a Redis outage)."""
+    requeued = 0
+    for delivery_id, attempts in webhooks.lost_deliveries(db, settings, limit):
+        if not queue.is_waiting(delivery_id):
+            queue.enqueue(delivery_id, attempts)
+            requeued += 1
+    if requeued:
+        log.info("sweep: re-enqueued %d webhook deliveries", requeued)
+    return requeued

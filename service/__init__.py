@@ -7,12 +7,13 @@ from flask import request
 from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from civility import webhooks
 from civility.comments import CommentService
 from civility.config import Settings
 from civility.engagement import EngagementService
 from civility.infra.analysis import RedisAnalyzer
 from civility.infra.engagement_cache import EngagementCache
-from civility.infra.jobqueue import ScoringQueue
+from civility.infra.jobqueue import ScoringQueue, WebhookQueue
 from civility.infra.nudge_tickets import NudgeTickets
 from civility.infra.presence import live_workers
 from civility.infra.runtime import Runtime
@@ -21,6 +22,7 @@ from civility.moderation import ModerationService
 from civility.nudge import NudgeService
 from service import docs, errors, limits, metrics, openapi, ops, pages
 from service.api import CommentIdConverter, comments, engagement, moderation, perspective
+from service.api import readers as readers_api
 from service.context import Services
 from service.schemas import ErrorOut
 
@@ -51,6 +53,7 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     runtime = Runtime(settings)
     db, redis = runtime.db, runtime.redis
     scoring_queue = ScoringQueue(redis, settings)
+    webhooks.install(db, WebhookQueue(redis, settings).enqueue)
     app.extensions["civility"] = Services(
         settings=settings, db=db, redis=redis,
         comments=CommentService(db, settings, lambda cid, rev: scoring_queue.enqueue(cid, rev)),
@@ -64,6 +67,7 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     app.register_blueprint(comments.bp)
     app.register_blueprint(engagement.bp)
     app.register_blueprint(moderation.bp)
+    app.register_blueprint(readers_api.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(docs.bp)  # /docs: our own Swagger UI page (see service/docs.py)

@@ -180,6 +180,50 @@ def sweep_command() -> None:
     result = sweep(rt.db, rt.settings, ScoringQueue(rt.redis, rt.settings))
     click.echo(f"re-enqueued {result.requeued}, still queued {result.still_queued}, "
                f"sent to moderators as 'scoring failed' {result.failed}")
+    from civility.infra.jobqueue import WebhookQueue
+    from civility.sweeper import sweep_webhooks
+
+    click.echo(f"re-enqueued {sweep_webhooks(rt.db, rt.settings, WebhookQueue(rt.redis, rt.settings))} "
+               f"lost webhook deliveries")
+    if rt.settings.retention_days:
+        click.echo(f"retention ({rt.settings.retention_days} days): forgot {result.forgotten_client_hashes} "
+                   f"client hashes, deleted {result.deleted_share_events} share events")
+
+
+@main.group("readers", cls=click.Group)
+def readers_group() -> None:
+    """Readers' data rights: export (GDPR art. 15, 20) and erasure (art. 17)."""
+
+
+def _readers():
+    from civility.instance import ClientHashSalt
+    from civility.readers import ReadersService
+
+    settings = Settings.from_env()
+    db = _db()
+    return ReadersService(db, settings, ClientHashSalt(db, settings.client_hash_salt))
+
+
+@readers_group.command("export")
+@click.option("--sub", help="The reader's `sub` (identity token).")
+@click.option("--edit-token", help="The edit token of an anonymous comment (exports that comment).")
+def readers_export(sub: str | None, edit_token: str | None) -> None:
+    """Print everything kept about one reader as one JSON document."""
+    if bool(sub) == bool(edit_token):
+        raise click.UsageError("give one of --sub or --edit-token")
+    service = _readers()
+    document = service.export(sub) if sub else service.export_by_edit_token(edit_token or "")
+    click.echo(json.dumps(document, indent=2, default=lambda value: value.isoformat()))
+
+
+@readers_group.command("erase")
+@click.option("--sub", required=True, help="The reader's `sub` (identity token).")
+@click.confirmation_option(prompt="Erase this reader's comments, votes, reports and shares for good?")
+def readers_erase(sub: str) -> None:
+    """Erase a reader: comments become placeholders, votes and reports go, shares are anonymised."""
+    result = _readers().erase(sub, "cli")
+    click.echo(f"erased {result.comments} comments, {result.votes} votes, {result.reports} reports; "
+               f"anonymised {result.shares} share events")
 
 
 @main.group("wordlist", cls=click.Group)
@@ -336,6 +380,44 @@ def backtest_command(csv_path: str | None, decisions: bool, feedback: bool, sinc
         click.echo(json.dumps(result, indent=2))
     else:
         click.echo("\n".join(backtest.render_text(result)))
+
+
+@main.group("webhooks", cls=click.Group)
+def webhooks_group() -> None:
+    """Signed webhooks on moderation events (see README "Webhooks")."""
+
+
+@webhooks_group.command("add")
+@click.argument("url")
+@click.option("--events", required=True, help="Comma-separated: comment.created,comment.flagged,comment.reported,"
+              "comment.decided,comment.deleted,reader.erased")
+def webhooks_add(url: str, events: str) -> None:
+    """Add an endpoint; prints its signing secret once."""
+    from civility import webhooks
+
+    added = webhooks.add_endpoint(_db(), Settings.from_env(), url, [e.strip() for e in events.split(",") if e.strip()])
+    click.echo(f"added webhook {added.endpoint.id}: {url} ({', '.join(added.endpoint.events)})")
+    click.echo(f"signing secret (shown once): {added.secret}")
+
+
+@webhooks_group.command("list")
+def webhooks_list() -> None:
+    """Every endpoint, with its events and whether it is disabled (and why)."""
+    from civility import webhooks
+
+    for e in webhooks.list_endpoints(_db()):
+        state = f"disabled: {e.disabled_reason}" if e.disabled_at else "enabled"
+        click.echo(f"{e.id}\t{e.url}\t{','.join(e.events)}\t{state}")
+
+
+@webhooks_group.command("remove")
+@click.argument("endpoint_id", type=int)
+def webhooks_remove(endpoint_id: int) -> None:
+    """Remove an endpoint and its delivery history."""
+    from civility import webhooks
+
+    webhooks.remove_endpoint(_db(), endpoint_id)
+    click.echo(f"removed webhook {endpoint_id}")
 
 
 if __name__ == "__main__":

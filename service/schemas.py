@@ -17,6 +17,7 @@ from civility.moderation import MAX_BULK, QUEUE_SORTS, QUEUE_STATUSES
 from civility.policy import report_reason
 from civility.statuses import DECISIONS, Action, Status
 from civility.text import MAX_BODY_CHARS, MAX_NAME_CHARS, MAX_NOTE_CHARS
+from civility.webhooks import EVENTS as WEBHOOK_EVENTS
 from civility.wordlists import KINDS as WORD_LIST_KINDS
 from civility.wordlists import MAX_ENTRIES, MAX_ENTRY_CHARS
 from service.api import MAX_COMMENT_ID as MAX_ID
@@ -444,3 +445,105 @@ class ReportAckOut(Schema):
     comment_id = Integer(required=True)
     reported = Boolean(required=True)
     duplicate = Boolean(required=True)
+
+
+# -- readers' data (civility/readers.py) -----------------------------------------------------------
+class ExportEventOut(Schema):
+    at = Timestamp(required=True)
+    action = String(required=True)
+    by = String(required=True, metadata={"description": "you, moderator, scorer, system, reader or erasure"})
+    from_status = String(allow_none=True)
+    to_status = String(allow_none=True)
+    reason = String(allow_none=True)
+    scores = Dict(keys=String(), values=Float(), allow_none=True)
+
+
+class ExportCommentOut(Schema):
+    id = Integer(required=True)
+    article_id = String(required=True)
+    parent_id = Integer(allow_none=True)
+    author_name = String(required=True)
+    body = String(required=True)
+    status = String(required=True)
+    votes = Integer(required=True)
+    created_at = Timestamp(required=True)
+    edited_at = Timestamp(allow_none=True)
+    deleted_at = Timestamp(allow_none=True)
+    history = List(Nested(ExportEventOut), required=True)
+
+
+class ExportVoteOut(Schema):
+    comment_id = Integer(required=True)
+    value = Integer(required=True)
+    at = Timestamp(required=True)
+
+
+class ExportReportOut(Schema):
+    comment_id = Integer(required=True)
+    reason = String(required=True)
+    note = String(allow_none=True)
+    at = Timestamp(required=True)
+    resolved_at = Timestamp(allow_none=True)
+
+
+class ExportShareOut(Schema):
+    article_id = String(required=True)
+    network = String(required=True)
+    at = Timestamp(required=True)
+
+
+class ReaderExportOut(Schema):
+    format = String(required=True)
+    generated_at = Timestamp(required=True)
+    sub = String(allow_none=True)
+    comments = List(Nested(ExportCommentOut), required=True)
+    votes = List(Nested(ExportVoteOut), required=True)
+    reports = List(Nested(ExportReportOut), required=True)
+    shares = List(Nested(ExportShareOut), required=True)
+
+
+class ErasureOut(Schema):
+    comments = Integer(required=True)
+    votes = Integer(required=True)
+    reports = Integer(required=True)
+    shares = Integer(required=True)
+
+
+# -- webhooks (civility/webhooks.py) ---------------------------------------------------------------
+class WebhookIn(Schema):
+    url = String(required=True, validate=Length(1, 2048))
+    events = List(String(validate=OneOf(WEBHOOK_EVENTS)), required=True, validate=Length(1, len(WEBHOOK_EVENTS)))
+
+
+class WebhookOut(Schema):
+    id = Integer(required=True)
+    url = String(required=True)
+    events = List(String(), required=True)
+    created_at = Timestamp(required=True)
+    consecutive_failures = Integer(required=True)
+    disabled_at = Timestamp(allow_none=True)
+    disabled_reason = String(allow_none=True)
+
+
+class WebhookCreatedOut(WebhookOut):
+    secret = String(required=True, metadata={"description": "The HMAC-SHA256 signing key; shown only here"})
+
+
+class WebhooksOut(Schema):
+    items = List(Nested(WebhookOut), required=True)
+
+
+class WebhookDeliveryOut(Schema):
+    id = Integer(required=True)
+    event = String(required=True)
+    state = String(required=True, metadata={"description": "pending, delivered or failed"})
+    attempts = Integer(required=True)
+    last_status_code = Integer(allow_none=True)
+    last_error = String(allow_none=True)
+    next_attempt_at = Timestamp(allow_none=True)
+    created_at = Timestamp(required=True)
+    delivered_at = Timestamp(allow_none=True)
+
+
+class WebhookDeliveriesOut(Schema):
+    items = List(Nested(WebhookDeliveryOut), required=True)

@@ -26,7 +26,8 @@ from civility.store.migrate import upgrade
 from tests.helpers import WorkerProcess, make_settings, settings_env
 
 TABLES = ["comment_events", "votes", "reports", "share_events", "article_activity", "comments", "moderators",
-          "word_list_entries", "word_list_versions", "api_keys", "perspective_feedback", "nudge_counts"]
+          "word_list_entries", "word_list_versions", "api_keys", "perspective_feedback", "nudge_counts",
+          "audit_events", "webhook_deliveries", "webhook_endpoints"]
 
 
 # -- Redis ---------------------------------------------------------------------------------------

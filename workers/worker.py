@@ -12,10 +12,11 @@ import uuid
 from rq import Queue, SimpleWorker
 from rq.worker import DequeueStrategy
 
+from civility import webhooks
 from civility.infra import runtime
-from civility.infra.jobqueue import ScoringQueue
+from civility.infra.jobqueue import ScoringQueue, WebhookQueue
 from civility.infra.presence import announce
-from civility.sweeper import sweep
+from civility.sweeper import sweep, sweep_webhooks
 from workers.jobs import get_scorer
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ class Sweeper(threading.Thread):
         if lock.acquire():
             try:
                 sweep(rt.db, rt.settings, ScoringQueue(rt.redis, rt.settings))
+                sweep_webhooks(rt.db, rt.settings, WebhookQueue(rt.redis, rt.settings))
             finally:
                 with contextlib.suppress(Exception):  # the lock expires by itself
                     lock.release()
@@ -65,7 +67,11 @@ def run_worker(burst: bool = False) -> bool:
     # job a waiting scoring job goes next, so steady analyze traffic cannot starve comment scoring, and an
     # analyze request never waits for more than the one scoring job in progress.
     queues = [Queue(rt.settings.analyze_queue_name(), connection=rt.redis),
-              Queue(rt.settings.rq_queue_name(), connection=rt.redis)]
+              Queue(rt.settings.rq_queue_name(), connection=rt.redis),
+              Queue(rt.settings.webhook_queue_name(), connection=rt.redis)]  # webhook deliveries last
+    # Flags and deletions the scoring jobs record are delivered through the outbox (civility/webhooks.py).
+    webhook_queue = WebhookQueue(rt.redis, rt.settings)
+    webhooks.install(rt.db, webhook_queue.enqueue)
     # Recovery after a worker is SIGKILLed: its heartbeat lapses after the worker TTL, and the next
     # maintenance pass on a live worker re-queues its started job. The sweeper is the second net.
     worker = SimpleWorker(queues, connection=rt.redis, name=name, worker_ttl=rt.settings.worker_ttl,

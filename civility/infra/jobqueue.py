@@ -58,3 +58,40 @@ class ScoringQueue:
 
     def depth(self) -> int:
         return self.queue.count
+
+
+DELIVER_JOB = "workers.webhooks.deliver"
+
+
+def webhook_job_id(prefix: str, delivery_id: int) -> str:
+    return f"{prefix}-webhook-{delivery_id}"
+
+
+class WebhookQueue:
+    """Delivery jobs on ``{prefix}-webhooks``; one job id per delivery, retried by RQ with backoff."""
+
+    def __init__(self, redis: Redis, settings: Settings):
+        self.redis = redis
+        self.settings = settings
+        self.queue = Queue(settings.webhook_queue_name(), connection=redis)
+
+    def enqueue(self, delivery_id: int, attempts_made: int = 0) -> str:
+        job_id = webhook_job_id(self.settings.redis_prefix, delivery_id)
+        intervals = list(self.settings.webhook_retry_intervals[attempts_made:])
+        self.queue.enqueue(DELIVER_JOB, delivery_id, job_id=job_id,
+                           retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
+                           job_timeout=120, result_ttl=300, failure_ttl=7 * 24 * 3600)
+        return job_id
+
+    def is_waiting(self, delivery_id: int) -> bool:
+        """Queued, or scheduled for a retry that a scheduler will still pick up: not lost."""
+        job_id = webhook_job_id(self.settings.redis_prefix, delivery_id)
+        try:
+            state = Job.fetch(job_id, connection=self.redis).get_status(refresh=False)
+            if state == JobStatus.SCHEDULED:
+                due = ScheduledJobRegistry(queue=self.queue).get_scheduled_time(job_id)
+                return due > datetime.now(UTC) - timedelta(seconds=STUCK_AFTER_SECONDS)
+        except NoSuchJobError:
+            return False
+        # A started job whose delivery is overdue died with its worker (the lease outlives any request).
+        return state in (JobStatus.QUEUED, JobStatus.DEFERRED)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -138,6 +138,8 @@ class Database:
                                   statement_timeout_ms=statement_timeout_ms,
                                   prepared_statements=prepared_statements)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Called with the session after each committed transaction(); a hook must not raise.
+        self.after_commit: list[Callable[[Session], None]] = []
         parsed = make_url(self.url)
         self._write_lock = None
         if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
@@ -149,10 +151,13 @@ class Database:
         if self._write_lock is None:
             with self._sessions() as session, session.begin():
                 yield session
-            return
-        with self._write_lock.held(), self._sessions() as session, session.begin():
-            session.connection(execution_options={"civility_write": True})
-            yield session
+        else:
+            with self._write_lock.held(), self._sessions() as session, session.begin():
+                session.connection(execution_options={"civility_write": True})
+                yield session
+        # Committed (an exception skips this): what must follow a commit, e.g. enqueueing webhook deliveries.
+        for hook in self.after_commit:
+            hook(session)
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -7,7 +7,7 @@ import dataclasses
 from apiflask import APIBlueprint
 from flask import request
 
-from civility import backtest, wordlists
+from civility import backtest, webhooks, wordlists
 from civility.errors import Forbidden
 from civility.moderators import authenticate
 from service.api import COMMENT_ID as ID
@@ -24,6 +24,10 @@ from service.schemas import (
     QueueOut,
     QueueQuery,
     StatsOut,
+    WebhookCreatedOut,
+    WebhookDeliveriesOut,
+    WebhookIn,
+    WebhooksOut,
     WordListIn,
     WordListOut,
 )
@@ -132,3 +136,54 @@ def replace_word_list(kind: str, data: dict):
         raise Forbidden("changing the word lists needs the admin role")
     return _word_list_out(wordlists.replace_entries(services().db, kind, data["entries"],
                                                     f"moderator:{moderator.name}", data["version"]))
+
+
+# -- webhooks (admins) -------------------------------------------------------------------------------
+WEBHOOK_ID = "<comment_id:endpoint_id>"  # digits, at most 64 bits
+
+
+def _require_admin() -> None:
+    if not current_moderator().is_admin:
+        raise Forbidden("managing webhooks needs the admin role")
+
+
+@bp.get("/webhooks")
+@bp.auth_required(moderator_auth)
+@bp.output(WebhooksOut)
+@bp.doc(summary="Webhook endpoints (admins)", responses={403: "Needs the admin role"})
+def list_webhooks():
+    _require_admin()
+    return {"items": webhooks.list_endpoints(services().db)}
+
+
+@bp.post("/webhooks")
+@bp.auth_required(moderator_auth)
+@bp.input(WebhookIn, arg_name="data")
+@bp.output(WebhookCreatedOut, status_code=201)
+@bp.doc(summary="Add a webhook endpoint (admins); the answer holds its signing secret, shown once",
+        responses={403: "Needs the admin role"})
+def add_webhook(data: dict):
+    _require_admin()
+    added = webhooks.add_endpoint(services().db, services().settings, data["url"], data["events"])
+    return added.endpoint  # its secret is in this answer only
+
+
+@bp.delete(f"/webhooks/{WEBHOOK_ID}")
+@bp.auth_required(moderator_auth)
+@bp.output({}, status_code=204)
+@bp.doc(summary="Remove a webhook endpoint and its delivery history (admins)",
+        responses={403: "Needs the admin role", 404: "Not found"})
+def remove_webhook(endpoint_id: int):
+    _require_admin()
+    webhooks.remove_endpoint(services().db, endpoint_id)
+    return ""
+
+
+@bp.get(f"/webhooks/{WEBHOOK_ID}/deliveries")
+@bp.auth_required(moderator_auth)
+@bp.output(WebhookDeliveriesOut)
+@bp.doc(summary="An endpoint's latest deliveries, newest first (admins)",
+        responses={403: "Needs the admin role", 404: "Not found"})
+def webhook_deliveries(endpoint_id: int):
+    _require_admin()
+    return {"items": webhooks.deliveries(services().db, endpoint_id)}
