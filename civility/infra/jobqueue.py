@@ -17,6 +17,20 @@ ACTIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DE
 STUCK_AFTER_SECONDS = 30
 
 
+def live_state(queue: Queue, job_id: str) -> JobStatus | None:
+    """The job's status; None when it is gone, or a scheduled retry that no scheduler picked up."""
+    try:
+        state = Job.fetch(job_id, connection=queue.connection).get_status(refresh=False)
+        if state == JobStatus.SCHEDULED:
+            # A retry whose time passed long ago means no scheduler is running to enqueue it.
+            due = ScheduledJobRegistry(queue=queue).get_scheduled_time(job_id)
+            if due <= datetime.now(UTC) - timedelta(seconds=STUCK_AFTER_SECONDS):
+                return None
+    except NoSuchJobError:
+        return None
+    return state
+
+
 def score_job_id(prefix: str, comment_id: int, revision: int, attempt: int) -> str:
     # RQ job ids may hold only letters, digits, "_" and "-"; the prefix keeps installs sharing a Redis apart.
     return f"{prefix}-score-{comment_id}-r{revision}-a{attempt}"
@@ -46,15 +60,7 @@ class ScoringQueue:
 
     def is_active(self, comment_id: int, revision: int, attempt: int) -> bool:
         job_id = score_job_id(self.settings.redis_prefix, comment_id, revision, attempt)
-        try:
-            state = Job.fetch(job_id, connection=self.redis).get_status(refresh=False)
-            if state == JobStatus.SCHEDULED:
-                # A retry whose time passed long ago means no scheduler is running to enqueue it.
-                due = ScheduledJobRegistry(queue=self.queue).get_scheduled_time(job_id)
-                return due > datetime.now(UTC) - timedelta(seconds=STUCK_AFTER_SECONDS)
-        except NoSuchJobError:
-            return False
-        return state in ACTIVE
+        return live_state(self.queue, job_id) in ACTIVE
 
     def depth(self) -> int:
         return self.queue.count
@@ -86,12 +92,5 @@ class WebhookQueue:
     def is_waiting(self, delivery_id: int) -> bool:
         """Queued, or scheduled for a retry that a scheduler will still pick up: not lost."""
         job_id = webhook_job_id(self.settings.redis_prefix, delivery_id)
-        try:
-            state = Job.fetch(job_id, connection=self.redis).get_status(refresh=False)
-            if state == JobStatus.SCHEDULED:
-                due = ScheduledJobRegistry(queue=self.queue).get_scheduled_time(job_id)
-                return due > datetime.now(UTC) - timedelta(seconds=STUCK_AFTER_SECONDS)
-        except NoSuchJobError:
-            return False
         # A started job whose delivery is overdue died with its worker (the lease outlives any request).
-        return state in (JobStatus.QUEUED, JobStatus.DEFERRED)
+        return live_state(self.queue, job_id) in (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED)
