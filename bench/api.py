@@ -1,23 +1,30 @@
-"""Benchmark: the public API under gunicorn, against a bare Flask "hello" (the ceiling) and against
-Isso (a Python comment server from PyPI), all measured in the same run. From the repository root:
+"""Benchmark: the public API under gunicorn against a bare Flask "hello" (the ceiling), in one run,
+on SQLite and (with ``TEST_DATABASE_URL`` or ``--postgres URL``) on PostgreSQL. From the repository root:
 
-    .venv/bin/python bench/api.py [--duration 6] [--isso-venv DIR] [--no-isso]
+    make wrk && .venv/bin/python bench/api.py [--duration 8] [--postgres URL | --no-postgres]
 
-Scenarios, each under gunicorn with the same settings (2 workers x 4 threads, gthread) and driven
-by a load generator in two other processes (4 keep-alive connections each):
+Load comes from ``wrk`` (bench/wrk.py) when it is installed: 2 threads, 16 keep-alive connections.
+Without wrk it falls back to the Python client of bench/harness.py and says so; that client eats
+much of the CPU it measures, so its ceiling reads lower and its ratios are not comparable.
 
-- reading a thread: an article with 500 published comments, a page of 50
-  (civility ``GET /api/v1/articles/{id}/comments?limit=50``; Isso ``GET /?uri=...&limit=50&nested_limit=5``);
-- posting a comment (civility ``POST /api/v1/articles/{id}/comments``; Isso ``POST /new?uri=...``);
-- a share POST and ``GET /counts`` with 100 article ids (civility only);
-- a bare Flask app answering "hello": the ceiling.
+Every server runs under the same gunicorn settings (2 workers x 4 threads, gthread, keep-alive 5),
+with a private Redis, rate limits off and ``CIVILITY_MODERATION_MODE=post`` (a comment is published
+at once, so every post changes the thread it goes to). ``CIVILITY_TRUSTED_PROXIES=1``: each request
+sends its own X-Forwarded-For, so every post, share and vote comes from another reader. No worker
+runs: posts enqueue their scoring jobs on Redis, as in production, and nothing scores them.
 
-civility runs with SQLite, a private Redis, rate limits off and ``CIVILITY_MODERATION_MODE=post``
-(a comment is published at once, like Isso with moderation off). Posting still enqueues each
-comment's scoring job on Redis, as in production; no worker runs, so nothing scores them here.
+Scenarios (the issue's targets are ratios to the ceiling measured in the same run):
 
-Targets: reads at 3x Isso or better and at 50% of the ceiling or better; posts at 2x Isso or
-better; an API process under 120 MB RSS after 10,000 requests.
+- thread read, cache warm: page 1 (50) of an article with 500 published comments, replies included;
+- thread read right after a write (cache cold): one vote, then one read, in turn, one connection:
+  the read's latency;
+- ``/counts`` with 100 ids under load, and its p50 at low load (one connection);
+- share POST and comment POST, every request from another reader;
+- mixed and read-heavy: 95% thread reads, 4% comment posts to that thread, 1% votes on it: the
+  maximum throughput, then p99 at about 80% of it;
+- page 1 of a 5,000-comment thread against a 500-comment one, every sort, uncached (requests
+  carrying an edit token skip the cache): the median of 60 sequential reads each;
+- the API processes' RSS after the run (at least 20,000 requests each).
 """
 
 from __future__ import annotations
@@ -28,14 +35,16 @@ import contextlib
 import http.client
 import json
 import os
+import statistics
 import sys
 import time
-from functools import partial
+import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.engagement import counts_request, hello_request, share_request
+from bench import wrk
+from bench.engagement import ARTICLES, NETWORKS
 from bench.engagement import seed as seed_engagement
 from bench.harness import (
     GUNICORN,
@@ -47,263 +56,342 @@ from bench.harness import (
     load,
     load_average,
     memory_mb,
-    post_json,
     ratio,
 )
 from bench.scoring_corpus import realistic_comments
+from bench.wrk import Request
 
-THREAD_SIZE = 500
 PAGE = 50
-CIVILITY_THREAD = "bench/thread-500"
-CIVILITY_POSTS = "bench/posting"
-ISSO_THREAD = "/bench/thread-500"
-ISSO_POSTS = "/bench/posting"
+SMALL, LARGE = 500, 5000
+THREAD = "bench/thread-500"
+BIG_THREAD = "bench/thread-5000"
+POSTS = "bench/posting"
 RSS_LIMIT_MB = 120
-RSS_AFTER_REQUESTS = 10_000
+RSS_AFTER_REQUESTS = 20_000
 NOISY = 0.10  # others' share of the CPU above which a run's figures are flagged as unreliable
-
-# Bodies for posts under load: realistic, 20 to 80 words, and distinct per request.
+SORTS = ("oldest", "newest", "top")
 TEXTS = realistic_comments(500, seed=11)
 
 
-def _body(conn: int, i: int) -> str:
-    return f"{TEXTS[(conn * 131 + i) % len(TEXTS)]} (#{conn}-{i})"
+def thread_path(article: str, sort: str = "oldest") -> str:
+    return f"/api/v1/articles/{article}/comments?limit={PAGE}&sort={sort}"
 
 
-def get_request(path: str, _conn: int, _i: int):
-    return path, None, {}
+def _post(article: str, text: str) -> Request:
+    return Request("POST", f"/api/v1/articles/{article}/comments",
+                   json.dumps({"body": f"{text} (#{{n}})", "author_name": "Reader"}), {"X-Forwarded-For": "{ip}"})
 
 
-def civility_post_request(conn: int, i: int):
-    # A distinct reader per request (its own user agent), as on a busy article.
-    return post_json(f"/api/v1/articles/{CIVILITY_POSTS}/comments",
-                     {"body": _body(conn, i), "author_name": f"Reader {conn}"},
-                     {"User-Agent": f"bench-reader-{conn}-{i}"})
+def _vote(comment_id: int, value: int) -> Request:
+    return Request("POST", f"/api/v1/comments/{comment_id}/votes", json.dumps({"value": value}),
+                   {"X-Forwarded-For": "{ip}"})
 
 
-def isso_post_request(conn: int, i: int):
-    return post_json(f"/new?uri={ISSO_POSTS}", {"text": _body(conn, i), "author": f"Reader {conn}",
-                                                "title": "Posting"})
+HELLO = [Request("GET", "/hello")]
+READ = [Request("GET", thread_path(THREAD))]
+COUNTS = [Request("GET", "/api/v1/counts?" + "&".join(f"article_id={a}" for a in ARTICLES))]
+SHARES = [Request("POST", f"/api/v1/articles/{ARTICLES[i]}/shares",
+                  json.dumps({"network": NETWORKS[i % len(NETWORKS)]}), {"X-Forwarded-For": "{ip}"})
+          for i in range(len(ARTICLES))]
+COMMENTS = [_post(POSTS, text) for text in TEXTS]
 
 
-CIVILITY_READ_PATH = f"/api/v1/articles/{CIVILITY_THREAD}/comments?limit={PAGE}"
-ISSO_READ_PATH = f"/?uri={ISSO_THREAD}&limit={PAGE}&nested_limit=5"
+def mixed(comment_ids: list[int]) -> list[Request]:
+    """2,000 requests: per hundred, 95 thread reads, 4 posts to that thread and 1 vote on it."""
+    requests = []
+    for block in range(20):
+        requests += [Request("GET", thread_path(THREAD))] * 95
+        requests += [_post(THREAD, TEXTS[(block * 4 + k) % len(TEXTS)]) for k in range(4)]
+        requests.append(_vote(comment_ids[(block * 37) % len(comment_ids)], 1 if block % 2 else -1))
+    return wrk.shuffled(requests)
 
 
-def mixed_get(conn: int, i: int):
-    """Thread reads and /counts in turn (traffic before the RSS reading)."""
-    return (CIVILITY_READ_PATH, None, {}) if i % 2 == 0 else counts_request(conn, i)
+# -- the Python client, when there is no wrk -------------------------------------------------------
+class PythonRequests:
+    """The scenario for bench/harness.py's client (picklable: its processes are spawned)."""
+
+    def __init__(self, requests: list[Request]):
+        self.requests = requests
+
+    def __call__(self, conn: int, i: int):
+        requests = self.requests
+        r = requests[(conn * 7919 + i) % len(requests)]
+        k = conn * 1_000_003 + i
+        n, ip = f"{conn}-{i}", f"10.{k // 65536 % 256}.{k // 256 % 256}.{k % 256}"
+        headers = {name: value.replace("{ip}", ip).replace("{n}", n) for name, value in (r.headers or {}).items()}
+        body = r.body.replace("{n}", n).encode() if r.body is not None else None
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        return r.method, r.path.replace("{n}", n), body, headers
 
 
-def mixed_post(conn: int, i: int):
-    """Comment and share POSTs in turn (traffic before the RSS reading)."""
-    return civility_post_request(conn, i) if i % 2 == 0 else share_request(conn, i)
+class Driver:
+    """Runs a scenario with wrk (or the Python client) and records the CPU others used meanwhile."""
+
+    def __init__(self, duration: float, use_wrk: bool):
+        self.duration = duration
+        self.use_wrk = use_wrk
+        self.others: dict[str, float] = {}
+        self.served = 0
+
+    def run(self, name: str, server, requests: list[Request], rate: float | None = None,
+            latency_s: float = 0.0) -> Result:
+        others = OtherLoad(os.getpid(), server.pid, *server.worker_pids())
+        if self.use_wrk:
+            if rate is None:
+                result: Result = wrk.wrk_load(name, server.port, requests, self.duration)
+            else:
+                result = wrk.at_rate(name, server.port, requests, self.duration, rate, latency_s)
+        else:
+            result = load(name, server.port, None, PythonRequests(requests), self.duration)
+        self.others[name] = others.share()
+        self.served += result.requests
+        print(f"  {result.row()}   others {self.others[name]:4.0%}", flush=True)
+        return result
 
 
-def _post_many(port: int, requests: list[tuple[str, bytes, dict]], threads: int = 4) -> int:
-    """Send ``requests`` (path, body, headers) as POSTs over ``threads`` connections; returns the count."""
+def p99_ms(result: Result) -> float:
+    return result.pct(99) * 1000 if isinstance(result, wrk.WrkResult) else result.pct(0.99)
 
-    def run(chunk):
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        for path, body, headers in chunk:
-            conn.request("POST", path, body=body, headers=headers)
-            response = conn.getresponse()
-            payload = response.read()
-            if response.status >= 400:
-                raise RuntimeError(f"seeding POST {path} answered {response.status}: {payload[:200]!r}")
+
+def p50_ms(result: Result) -> float:
+    return result.pct(50) * 1000 if isinstance(result, wrk.WrkResult) else result.pct(0.5)
+
+
+# -- seeding and sequential measurements over one connection ---------------------------------------
+class Connection:
+    def __init__(self, port: int):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+    def send(self, method: str, path: str, payload=None, headers=None) -> tuple[int, bytes, float]:
+        body = json.dumps(payload).encode() if payload is not None else None
+        headers = {**({"Content-Type": "application/json"} if body else {}), **(headers or {})}
+        started = time.perf_counter()
+        self.conn.request(method, path, body=body, headers=headers)
+        response = self.conn.getresponse()
+        data = response.read()
+        return response.status, data, time.perf_counter() - started
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+REPLIES = 100  # in every thread: two replies to each of the first 50 top-level comments
+
+
+def seed_thread(port: int, article: str, size: int) -> list[int]:
+    """``size`` published comments, of which ``REPLIES`` replies to the first 50 (page 1 of the
+    oldest sort looks alike whatever the thread's size: only the size differs)."""
+    texts = realistic_comments(size, seed=5)
+    top_level = size - REPLIES
+
+    def send(chunk: list[int], parents: list[int] | None = None) -> list[int]:
+        conn, ids = Connection(port), []
+        for n in chunk:
+            payload = {"body": texts[n], "author_name": f"Reader {n % 37}"}
+            if parents:
+                payload["parent_id"] = parents[n % len(parents)]
+            status, data, _ = conn.send("POST", f"/api/v1/articles/{article}/comments", payload,
+                                        {"X-Forwarded-For": f"172.16.{n // 250}.{n % 250}"})
+            if status != 201:
+                raise RuntimeError(f"seeding {article}: {status} {data[:200]!r}")
+            ids.append(json.loads(data)["id"])
         conn.close()
-        return len(chunk)
+        return ids
 
-    chunks = [requests[t::threads] for t in range(threads)]
-    with concurrent.futures.ThreadPoolExecutor(threads) as pool:
-        return sum(pool.map(run, chunks))
+    def parallel(indices: list[int], parents: list[int] | None = None) -> list[int]:
+        chunks = [indices[t::4] for t in range(4)]
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            return sorted(i for ids in pool.map(lambda c: send(c, parents), chunks) for i in ids)
 
-
-def _get_json(port: int, path: str) -> dict:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    conn.request("GET", path)
-    response = conn.getresponse()
-    body = response.read()
+    ids = parallel(list(range(top_level)))
+    parallel(list(range(top_level, size)), ids[:PAGE])
+    conn = Connection(port)
+    status, data, _ = conn.send("GET", thread_path(article))
     conn.close()
-    if response.status != 200:
-        raise RuntimeError(f"GET {path} answered {response.status}: {body[:200]!r}")
-    return json.loads(body)
+    page = json.loads(data)
+    if status != 200 or page["total"] != size or len(page["items"]) != PAGE:
+        raise RuntimeError(f"{article}: total {page.get('total')}, a page of {len(page.get('items', []))}")
+    return ids
 
 
-def seed_civility_thread(port: int) -> int:
-    texts = realistic_comments(THREAD_SIZE, seed=5)
-    sent = _post_many(port, [post_json(f"/api/v1/articles/{CIVILITY_THREAD}/comments",
-                                       {"body": text, "author_name": f"Reader {n % 37}"},
-                                       {"User-Agent": f"seed-reader-{n}"})
-                             for n, text in enumerate(texts)])
-    page = _get_json(port, CIVILITY_READ_PATH)
-    if page["total"] != THREAD_SIZE or len(page["items"]) != PAGE:
-        raise RuntimeError(f"civility thread: total {page['total']}, page of {len(page['items'])}")
-    return sent
+def cold_reads(port: int, comment_ids: list[int], count: int = 200) -> list[float]:
+    """A vote (a write that changes the page), then the read, in turn: the reads' latencies."""
+    conn, latencies = Connection(port), []
+    for i in range(count + 10):
+        status, _, _ = conn.send("POST", f"/api/v1/comments/{comment_ids[i % len(comment_ids)]}/votes",
+                                 {"value": 1 if i % 2 else -1}, {"X-Forwarded-For": f"192.168.{i // 250}.{i % 250}"})
+        status, _, seconds = conn.send("GET", thread_path(THREAD))
+        if status != 200:
+            raise RuntimeError(f"cold read answered {status}")
+        if i >= 10:
+            latencies.append(seconds)
+    conn.close()
+    return latencies
 
 
-def seed_isso_thread(port: int) -> int:
-    texts = realistic_comments(THREAD_SIZE, seed=5)
-    sent = _post_many(port, [post_json(f"/new?uri={ISSO_THREAD}", {"text": text, "author": f"Reader {n % 37}",
-                                                                   "title": "Thread"})
-                             for n, text in enumerate(texts)])
-    page = _get_json(port, ISSO_READ_PATH)
-    if page["total_replies"] != THREAD_SIZE or len(page["replies"]) != PAGE:
-        raise RuntimeError(f"Isso thread: {page['total_replies']} comments, page of {len(page['replies'])}")
-    return sent
+def uncached(port: int, article: str, sort: str, count: int = 60) -> float:
+    """Median of ``count`` sequential uncached reads of page 1 (an edit token skips the cache)."""
+    conn, latencies = Connection(port), []
+    for i in range(count + 5):
+        status, _, seconds = conn.send("GET", thread_path(article, sort), headers={"X-Edit-Token": "bench"})
+        if status != 200:
+            raise RuntimeError(f"uncached read answered {status}")
+        if i >= 5:
+            latencies.append(seconds)
+    conn.close()
+    return statistics.median(latencies)
 
 
-def _rss(server) -> list[tuple[int, float, float]]:
-    rows = []
-    for pid in server.worker_pids():
-        with contextlib.suppress(OSError):  # the worker exited meanwhile
-            rows.append((pid, memory_mb(pid, "VmRSS"), memory_mb(pid, "VmHWM")))
-    return rows
+def counts_at_low_load(port: int, count: int = 300) -> list[float]:
+    conn, latencies = Connection(port), []
+    for i in range(count + 20):
+        status, _, seconds = conn.send("GET", COUNTS[0].path)
+        if status != 200:
+            raise RuntimeError(f"/counts answered {status}")
+        if i >= 20:
+            latencies.append(seconds)
+    conn.close()
+    return latencies
 
 
-def run_isso(args, results: dict) -> str | None:
-    """Isso's read and post scenarios into ``results``; returns why Isso was skipped, if it was."""
-    from bench.isso_server import ISSO_VERSION, InstallError, isso_server, isso_venv
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else float("nan")
 
+
+# -- the run ----------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def postgres_database(base_url: str):
+    """A scratch database on the server of ``base_url``, migrated, dropped at the end."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from civility.store.db import normalise_url
+    from civility.store.migrate import upgrade
+
+    admin = make_url(normalise_url(base_url))
+    name = f"civility_bench_{uuid.uuid4().hex[:8]}"
+    conninfo = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
     try:
-        with isso_venv(args.isso_venv) as python:
-            print(f"Isso {ISSO_VERSION} installed in {python.parent.parent}", flush=True)
-            with isso_server(python) as server:
-                print(f"Isso: seeding a thread with {THREAD_SIZE} comments, then 2 scenarios ...", flush=True)
-                seed_isso_thread(server.port)
-                results["isso_read"] = measure(f"Isso GET thread ({PAGE} of {THREAD_SIZE})", server, "GET",
-                                            partial(get_request, ISSO_READ_PATH), args.duration)
-                results["isso_post"] = measure("Isso POST /new", server, "POST", isso_post_request,
-                                            args.duration)
-                results["isso_rss"] = _rss(server)
-    except InstallError as exc:
-        return f"could not install Isso {ISSO_VERSION}: {exc}"
-    except Exception as exc:  # noqa: BLE001 - no Isso, but still the rest of the benchmark
-        return f"Isso failed to run: {type(exc).__name__}: {exc}"
-    return None
+        url = admin.set(database=name).render_as_string(hide_password=False)
+        upgrade(url)
+        yield url
+    finally:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-OTHERS: dict[str, float] = {}  # scenario -> share of the CPU that other processes used meanwhile
+def measure_civility(label: str, env: dict, driver: Driver) -> dict:
+    results: dict = {"label": label}
+    # The seeding and the sequential measurements below, for the RSS reading's request count.
+    driver.served = SMALL + LARGE + 3 * len(ARTICLES) + 2 * 210 + 6 * 65 + 320
+    with gunicorn_server("service:create_app()", env, "/healthz") as server:
+        print(f"{label}: seeding threads of {SMALL} and {LARGE} comments, 100 articles for /counts ...", flush=True)
+        ids = seed_thread(server.port, THREAD, SMALL)
+        seed_thread(server.port, BIG_THREAD, LARGE)
+        seed_engagement(server.port)
+        print(f"{label}: uncached page 1, every sort (medians of 60 sequential reads) ...", flush=True)
+        results["uncached"] = {sort: (uncached(server.port, THREAD, sort), uncached(server.port, BIG_THREAD, sort))
+                               for sort in SORTS}
+        results["cold"] = cold_reads(server.port, ids)
+        results["counts_idle"] = counts_at_low_load(server.port)
+        print(f"{label}: scenarios under load ...", flush=True)
+        results["read"] = driver.run(f"{label} GET thread, warm ({PAGE} of {SMALL})", server, READ)
+        results["counts"] = driver.run(f"{label} GET /counts (100 ids)", server, COUNTS)
+        results["share"] = driver.run(f"{label} POST share", server, SHARES)
+        results["post"] = driver.run(f"{label} POST comment", server, COMMENTS)
+        mix = mixed(ids)
+        top = driver.run(f"{label} mixed, as fast as it goes", server, mix)
+        latency = (top.seconds / top.requests * wrk.CONNECTIONS) if top.requests else 0.0
+        results["mixed_max"] = top
+        results["mixed_80"] = driver.run(f"{label} mixed, at about 80% of that", server, mix,
+                                         rate=0.8 * top.rps, latency_s=latency)
+        results["rss"] = [(pid, memory_mb(pid, "VmRSS")) for pid in server.worker_pids()]
+        results["served"] = driver.served
+    return results
 
 
-def measure(name: str, server, method: str, make_request, duration: float) -> Result:
-    """``load`` plus how much CPU processes outside the benchmark took meanwhile."""
-    others = OtherLoad(os.getpid(), server.pid, *server.worker_pids())
-    result = load(name, server.port, method, make_request, duration)
-    OTHERS[name] = others.share()
-    return result
+def report(hello: Result, runs: list[dict], driver: Driver) -> None:
+    client = "wrk, 2 threads x 16 connections" if driver.use_wrk else "the Python client (no wrk)"
+    print(f"\ngunicorn {' '.join(GUNICORN)}; load: {client}, {driver.duration:g} s per scenario; "
+          "Redis; rate limits off; post-moderation")
+    print(f"ceiling: {hello.row()}")
+    print("\ntarget                                                measured      floor      goal   verdict")
 
+    def line(label: str, value: float, floor: float, goal: float, unit: str, lower_is_better: bool = False):
+        shown = {"%": f"{value:9.1%}", "ms": f"{value:7.1f} ms", "x": f"{value:8.2f}x", "MB": f"{value:7.1f} MB"}[unit]
+        fmt = {"%": "{:.0%}", "ms": "{:g} ms", "x": "{:g}x", "MB": "{:g} MB"}[unit]
+        sign = "<=" if lower_is_better else ">="
+        met = value <= floor if lower_is_better else value >= floor
+        reached = value <= goal if lower_is_better else value >= goal
+        verdict = "goal" if reached else ("floor" if met else "NOT MET")
+        print(f"{label:<52} {shown:>11}  {sign} {fmt.format(floor):<7} {sign} {fmt.format(goal):<7} {verdict}")
 
-def verdict(value: float, target: float) -> str:
-    return "met" if value >= target else "NOT MET"
+    for run in runs:
+        label = run["label"]
+        print(f"-- {label}")
+        line("thread read (cache warm) / ceiling", ratio(run["read"], hello), 0.5, 0.8, "%")
+        line("thread read after a write (cold), p50", pct(run["cold"], 0.5), 30, 15, "ms", True)
+        line("/counts (100 ids) / ceiling", ratio(run["counts"], hello), 0.5, 0.8, "%")
+        line("/counts (100 ids) p50 at low load", pct(run["counts_idle"], 0.5), 5, 5, "ms", True)
+        line("share POST / ceiling", ratio(run["share"], hello), 0.4, 0.6, "%")
+        line("comment POST / ceiling", ratio(run["post"], hello), 0.17, 0.25, "%")
+        m80 = run["mixed_80"]
+        line(f"mixed p99 at {m80.rps / max(run['mixed_max'].rps, 1):.0%} of max "
+             f"({m80.rps:.0f} of {run['mixed_max'].rps:.0f} req/s)", p99_ms(m80), 100, 50, "ms", True)
+        worst = max((r for _, r in run["rss"]), default=float("nan"))
+        line(f"API worker RSS after {run['served']:,} requests (2 workers)", worst, RSS_LIMIT_MB, RSS_LIMIT_MB,
+             "MB", True)
+        for sort, (small, large) in run["uncached"].items():
+            line(f"uncached page 1, {LARGE} vs {SMALL}, {sort} ({small * 1000:.1f} -> {large * 1000:.1f} ms)",
+                 large / small, 1.2, 1.0, "x", True)
+        print(f"   cold read p50 / p90: {pct(run['cold'], 0.5):.1f} / {pct(run['cold'], 0.9):.1f} ms; "
+              f"/counts at low load p50 / p99: {pct(run['counts_idle'], 0.5):.2f} / "
+              f"{pct(run['counts_idle'], 0.99):.2f} ms")
+    busiest = max(driver.others.values(), default=0.0)
+    print("(others: the share of the machine's CPU that processes outside this benchmark used meanwhile; "
+          f"the most in any scenario: {busiest:.0%})")
+    if busiest > NOISY:
+        print(f"\nWARNING: other processes took up to {busiest:.0%} of the CPU during a scenario; "
+              "these figures are not reliable. Rerun on a quiet machine.")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=float, default=6.0, help="seconds of load per scenario (default 6)")
-    parser.add_argument("--isso-venv", metavar="DIR",
-                        help="keep Isso's virtualenv in DIR and reuse it next time (default: a temporary one)")
-    parser.add_argument("--no-isso", action="store_true", help="skip the Isso comparison")
+    parser.add_argument("--duration", type=float, default=8.0, help="seconds of load per scenario (default 8)")
+    parser.add_argument("--postgres", metavar="URL", default=os.environ.get("TEST_DATABASE_URL"),
+                        help="a PostgreSQL server to measure too (default: TEST_DATABASE_URL)")
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     args = parser.parse_args()
     exit_on_sigterm()
     started = time.monotonic()
+    use_wrk = wrk.available()
+    if not use_wrk:
+        print("*** wrk is not installed (`make wrk`): falling back to the Python load generator, which uses "
+              "much of the CPU it measures; ratios are not comparable with wrk's.", flush=True)
     print(f"load average at start: {load_average()}", flush=True)
-
-    results: dict = {}
-    isso_skipped = "--no-isso" if args.no_isso else None
-    if not args.no_isso:
-        # First, so that installing it does not compete with any measurement.
-        isso_skipped = run_isso(args, results)
-        if isso_skipped:
-            print(f"\n*** Isso comparison skipped: {isso_skipped}\n", flush=True)
-
-    with civility_stack({"CIVILITY_MODERATION_MODE": "post"}) as env:
+    driver = Driver(args.duration, use_wrk)
+    runs = []
+    with civility_stack({"CIVILITY_MODERATION_MODE": "post", "CIVILITY_TRUSTED_PROXIES": "1"}) as env:
         with gunicorn_server("bench.hello_app:app", env, "/hello") as server:
             print("ceiling: bare Flask hello ...", flush=True)
-            results["hello"] = measure("bare Flask hello (ceiling)", server, "GET", hello_request, args.duration)
-            results["hello_rss"] = _rss(server)
-        with gunicorn_server("service:create_app()", env, "/healthz") as server:
-            print(f"civility: seeding an article with {THREAD_SIZE} comments, then 4 scenarios ...", flush=True)
-            served = seed_civility_thread(server.port)
-            seed_engagement(server.port)
-            served += 100 * 3
-            results["read"] = measure(f"GET thread ({PAGE} of {THREAD_SIZE})", server, "GET",
-                                      partial(get_request, CIVILITY_READ_PATH), args.duration)
-            results["post"] = measure("POST comment", server, "POST", civility_post_request, args.duration)
-            results["share"] = measure("POST share", server, "POST", share_request, args.duration)
-            results["counts"] = measure("GET /counts (100 ids)", server, "GET", counts_request, args.duration)
-            served += sum(results[k].requests for k in ("read", "post", "share", "counts"))
-            # Each API process should have served its 10,000 requests before we read its RSS: top up
-            # with the same four kinds of request, GETs and POSTs in turn, if the scenarios fell short.
-            workers = len(server.worker_pids()) or 2
-            wanted = RSS_AFTER_REQUESTS * workers
-            rates = [results[k].rps for k in ("read", "post", "share", "counts")]
-            rate = max(20.0, len(rates) / sum(1 / max(r, 1.0) for r in rates))  # the mix's rate
-            budget = 150.0  # seconds of top-up at most
-            while served < wanted and budget > 0:
-                seconds = min(budget / 2, max(3.0, (wanted - served) / rate / 2 * 1.1))
-                print(f"topping up to {wanted:,} requests before reading RSS ({served:,} so far): "
-                      f"2 x {seconds:.0f} s", flush=True)
-                for name, method, request in (("GETs", "GET", mixed_get), ("POSTs", "POST", mixed_post)):
-                    extra = load(f"top-up {name}", server.port, method, request, seconds, warmup=0)
-                    served += extra.requests
-                budget -= 2 * seconds
-            results["wanted"] = wanted
-            results["served"] = served
-            results["rss"] = _rss(server)
-
-    report(results, isso_skipped, args)
+            hello = driver.run("bare Flask hello (ceiling)", server, HELLO)
+        runs.append(measure_civility("SQLite", env, driver))
+        if args.postgres and not args.no_postgres:
+            with postgres_database(args.postgres) as url:
+                # Another prefix: none of the SQLite run's cached pages and counts may answer for it.
+                runs.append(measure_civility("PostgreSQL", {**env, "CIVILITY_DATABASE_URL": url,
+                                                            "CIVILITY_REDIS_PREFIX": "bench-pg"}, driver))
+    report(hello, runs, driver)
     print(f"\nload average at end: {load_average()}; total time {time.monotonic() - started:.0f} s")
-
-
-def report(results: dict, isso_skipped: str | None, args) -> None:
-    hello, read, post, share, counts = (results[k] for k in ("hello", "read", "post", "share", "counts"))
-    isso_read: Result | None = results.get("isso_read")
-    isso_post: Result | None = results.get("isso_post")
-    print(f"\ngunicorn {' '.join(GUNICORN)}; load: 2 client processes x 4 keep-alive connections, "
-          f"{args.duration:g} s per scenario; SQLite + Redis; rate limits off; post-moderation")
-    rows = [hello, read, post, share, counts] + [r for r in (isso_read, isso_post) if r]
-    for result in rows:
-        print(f"{result.row()}   others {OTHERS.get(result.name, float('nan')):4.0%}")
-    print("(others: the share of the machine's CPU that processes outside this benchmark used meanwhile)")
-
-    print("\ntarget                                       measured   target   verdict")
-    lines = []
-    if isso_read and isso_post:
-        lines.append(("thread read / Isso thread read", ratio(read, isso_read), 3.0, "x"))
-    lines.append(("thread read / ceiling", ratio(read, hello), 0.5, "%"))
-    lines.append(("/counts (100 ids) / ceiling", ratio(counts, hello), 0.5, "%"))
-    if isso_read and isso_post:
-        lines.append(("comment POST / Isso comment POST", ratio(post, isso_post), 2.0, "x"))
-        lines.append(("share POST / Isso comment POST", ratio(share, isso_post), 2.0, "x"))
-    for label, value, target, unit in lines:
-        shown = f"{value:8.2f}x" if unit == "x" else f"{value:8.1%} "
-        wanted = f">= {target:g}x" if unit == "x" else f">= {target:.0%}"
-        print(f"{label:<42} {shown}   {wanted:<7}  {verdict(value, target)}")
-    if not (isso_read and isso_post):
-        print(f"(Isso comparison not run: {isso_skipped})")
-    rss = results["rss"]
-    worst = max((r for _, r, _ in rss), default=float("nan"))
-    print(f"{'API process RSS after ' + format(results['served'], ',') + ' requests':<42} {worst:7.1f} MB"
-          f"   <= {RSS_LIMIT_MB} MB  {'met' if worst <= RSS_LIMIT_MB else 'NOT MET'}")
-    if results["served"] < results["wanted"]:
-        print(f"  (fewer than the {results['wanted']:,} requests wanted, {RSS_AFTER_REQUESTS:,} per process: "
-              "the top-up ran out of time)")
-    print("  (the largest of the gunicorn workers; each: "
-          + ", ".join(f"pid {pid}: {now:.1f} MB now, {peak:.1f} MB peak" for pid, now, peak in rss) + ")")
-    for key, name in (("hello_rss", "bare Flask hello"), ("isso_rss", "Isso")):
-        if results.get(key):
-            print(f"  for comparison, {name} workers: "
-                  + ", ".join(f"{now:.1f} MB" for _, now, _ in results[key]))
-    busiest = max(OTHERS.values(), default=0.0)
-    if busiest > NOISY:
-        print(f"\nWARNING: other processes took up to {busiest:.0%} of the CPU during a scenario; "
-              "these figures are not reliable. Rerun on a quiet machine.")
 
 
 if __name__ == "__main__":
     try:
         main()
     except KeyboardInterrupt:
-        print("\ninterrupted: every server and worker it started has been stopped", file=sys.stderr)
+        print("\ninterrupted: every server it started has been stopped", file=sys.stderr)
         sys.exit(130)

@@ -98,11 +98,13 @@ def _client_loop(args):
     latencies, errors, i = [], 0, 0
     end = time.perf_counter() + duration
     while time.perf_counter() < end:
-        path, body, headers = make_request(connection_id, i)
+        request = make_request(connection_id, i)
+        # (path, body, headers) with the scenario's method, or (method, path, body, headers) for a mix.
+        verb, (path, body, headers) = (method, request) if len(request) == 3 else (request[0], request[1:])
         i += 1
         started = time.perf_counter()
         try:
-            conn.request(method, path, body=body, headers=headers)
+            conn.request(verb, path, body=body, headers=headers)
             response = conn.getresponse()
             response.read()
             if response.status >= 400:

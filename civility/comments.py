@@ -7,13 +7,12 @@ import hmac
 import logging
 import re
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from civility import lifecycle, webhooks
+from civility import lifecycle, scoring, webhooks
 from civility.config import Settings
 from civility.errors import Forbidden, Invalid, NotFound, Unauthorized
 from civility.identity import Client, Reader
@@ -31,10 +30,6 @@ log = logging.getLogger(__name__)
 ARTICLE_ID_PATTERN = r"[A-Za-z0-9\-_.:/]{1,128}"
 _ARTICLE_ID = re.compile(ARTICLE_ID_PATTERN)
 SORTS = ("oldest", "newest", "top")  # the first is the default
-
-# Called after commit with (comment_id, revision); must raise on failure so it can be logged.
-Enqueue = Callable[[int, int], None]
-
 
 def check_article_id(article_id: str) -> str:
     if not isinstance(article_id, str) or not _ARTICLE_ID.fullmatch(article_id):
@@ -79,24 +74,12 @@ class RepliesPage:
 
 
 class CommentService:
-    def __init__(self, db: Database, settings: Settings, enqueue: Enqueue | None):
+    def __init__(self, db: Database, settings: Settings):
         self.db = db
         self.settings = settings
-        self._enqueue = enqueue
 
     def _repo(self, session: Session) -> CommentRepository:
         return CommentRepository(session, hide_reported=self.settings.hides_reported)
-
-    def _after_commit_enqueue(self, comment_id: int, revision: int) -> None:
-        # Enqueueing cannot join the database transaction. If Redis is down the comment is
-        # already durable and the sweeper enqueues it once its deadline passes.
-        if self._enqueue is None:
-            return
-        try:
-            self._enqueue(comment_id, revision)
-        except Exception as exc:  # noqa: BLE001 - the sweeper recovers from any broker failure
-            log.warning("could not enqueue comment %s for scoring (%s); the sweeper will retry",
-                        comment_id, type(exc).__name__)
 
     def create(self, article_id: str, body: str, author_name: str | None, parent_id: int | None,
                client: Client) -> Comment:
@@ -133,7 +116,7 @@ class CommentService:
             repo.add(comment)
             repo.record(comment, event)
             webhooks.comment_created(session, comment, event)
-        self._after_commit_enqueue(comment.id, comment.revision)
+            scoring.request_score(session, comment.id, comment.revision)
         comment.edit_token = edit_token
         return comment
 
@@ -166,7 +149,7 @@ class CommentService:
             if event is None:
                 return comment
             repo.record(comment, event)
-        self._after_commit_enqueue(comment.id, comment.revision)
+            scoring.request_score(session, comment.id, comment.revision)
         return comment
 
     def delete(self, comment_id: int, creds: Credentials) -> None:

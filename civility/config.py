@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from civility.policy import DEFAULT_THRESHOLDS, ModerationMode, Thresholds, parse_thresholds
+from civility.redis_url import check_redis_url
 
 PREFIX = "CIVILITY_"
 DEFAULT_RATE_LIMITS = {
@@ -108,6 +109,16 @@ class Settings:
     # how late past its due time a delivery counts as lost, so that the sweeper enqueues it again.
     webhook_retry_intervals: tuple[int, ...] = (30, 120, 600, 3600, 21600, 57600)
     webhook_grace_seconds: int = 120
+    # Thread pages and /counts: how long browsers and a CDN may reuse an answer (Cache-Control
+    # max-age, seconds), and how much longer a CDN may serve it stale while it fetches a fresh one.
+    thread_max_age: int = 5
+    counts_max_age: int = 10
+    stale_while_revalidate: int = 30
+    # How long Redis keeps a serialised thread page that no write has replaced (seconds).
+    thread_cache_seconds: int = 600
+    # Live thread events served by the API itself: streams one process holds at once, each holding a
+    # gunicorn thread; beyond it a 503 and the widget polls. 0: never (route the path to `civility live`).
+    live_streams_per_process: int = 2
     # Serve the interactive API documentation at /docs (the OpenAPI document stays at /openapi.json).
     api_docs: bool = True
     # Not read from the environment: the request body limit of the HTTP API.
@@ -274,7 +285,7 @@ def _flag(raw: str) -> bool:
 # How each environment variable is parsed; unset or empty keeps the field's default.
 _PARSERS: dict[str, Callable[[str], Any]] = {
     "database_url": _text,
-    "redis_url": _text,
+    "redis_url": check_redis_url,
     "redis_prefix": _text,
     "scorer": _choice(SCORERS, plugin=True),
     "detoxify_model": _choice(DETOXIFY_MODELS),
@@ -313,6 +324,11 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "webhook_allow_private": _flag,
     "webhook_retry_intervals": _intervals,
     "webhook_grace_seconds": _integer(1),
+    "thread_max_age": _integer(0),
+    "counts_max_age": _integer(0),
+    "stale_while_revalidate": _integer(0),
+    "thread_cache_seconds": _integer(1),
+    "live_streams_per_process": _integer(0),
     "analyze_timeout": _seconds,
     "perspective_prefix": _url_prefix,
 }

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from civility import lifecycle, webhooks
+from civility import lifecycle, thread_changes, webhooks
 from civility.comments import check_article_id
 from civility.config import Settings
 from civility.errors import Forbidden, Invalid, NotFound
@@ -87,10 +87,22 @@ class EngagementService:
             raise Invalid("too many article ids", {"article_id": [f"at most {MAX_COUNT_IDS}"]})
         for article_id in unique:
             check_article_id(article_id)
-        with self.db.read() as session:
-            repo = CommentRepository(session, hide_reported=self.settings.hides_reported)
-            comments = repo.published_counts(unique)
-        shares = self.share_totals(unique)
+        cached = self.cache.counts(unique)
+        comments, shares = cached.comments, cached.shares
+        lacking_comments = [a for a in unique if a not in comments]
+        lacking_shares = [a for a in unique if a not in shares]
+        if lacking_comments or lacking_shares:
+            with self.db.read() as session:
+                repo = CommentRepository(session, hide_reported=self.settings.hides_reported)
+                counted = repo.published_counts(lacking_comments)
+                rebuilt = {a: sum(n.values()) for a, n in
+                           EngagementRepository(session).share_counts(lacking_shares).items()}
+            # Counted after reading each generation: a write since then left a newer one, and
+            # the total stored here will not be taken for it.
+            self.cache.store_counts(rebuilt, {a: (cached.generations[a], n) for a, n in counted.items()
+                                              if a in cached.generations})
+            comments.update(counted)
+            shares.update(rebuilt)
         return {"counts": {a: {"comments": comments[a], "shares": shares[a]} for a in unique}}
 
     def trending(self, window: str, limit: int) -> dict[str, Any]:
@@ -132,7 +144,8 @@ class EngagementService:
             if _is_own(comment, client):
                 raise Forbidden("you cannot vote on your own comment")
             repo = EngagementRepository(session)
-            repo.set_vote(comment.id, client.key, value, now)
+            if repo.set_vote(comment.id, client.key, value, now):
+                thread_changes.note(session, comment.article_id, comment.id, thread_changes.VOTES)
             return {"comment_id": comment.id, "votes": repo.vote_total(comment.id), "value": value}
 
     # -- reports ----------------------------------------------------------------------------------

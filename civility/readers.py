@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from civility import lifecycle, webhooks
+from civility import lifecycle, thread_changes, webhooks
 from civility.config import Settings
 from civility.errors import NotFound
 from civility.identity import Client, Reader
@@ -125,7 +125,10 @@ class ReadersService:
                     comments.record(comment, event)
             session.flush()
             result.comments = len(own)
-            result.votes = len(repo.delete_votes(key))
+            voted = repo.delete_votes(key)
+            result.votes = len(voted)
+            for comment in comments.get_many(voted).values():
+                thread_changes.note(session, comment.article_id, comment.id, thread_changes.VOTES)
             result.reports = repo.delete_reports(key, f"reader:{key[:12]}")
             result.shares = repo.anonymise_shares(key)
             counts = {"comments": result.comments, "votes": result.votes, "reports": result.reports,

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
+from sqlalchemy.orm import Session
+
 from civility import lifecycle, webhooks
 from civility.config import Settings
 from civility.policy import decide
@@ -18,6 +20,19 @@ from civility.store.models import Comment, utcnow
 from civility.wordlists import current_matcher
 
 log = logging.getLogger(__name__)
+
+
+_SESSION_KEY = "civility_score_requests"
+
+
+def request_score(session: Session, comment_id: int, revision: int) -> None:
+    """Ask for a score once the transaction commits (civility.infra.after_commit enqueues it). If the
+    enqueue is lost (Redis down), the comment's deadline brings it to the sweeper."""
+    session.info.setdefault(_SESSION_KEY, []).append((comment_id, revision))
+
+
+def take_score_requests(session: Session) -> list[tuple[int, int]]:
+    return session.info.pop(_SESSION_KEY, [])
 
 
 # A job leases several model batches at once so that sorting by length (inside the scorer) has

@@ -163,17 +163,9 @@ def reader_erased(session: Session, reader: str, details: dict[str, Any] | None 
     emit(session, "reader.erased", {"reader": reader, **(details or {})})
 
 
-def install(db: Database, enqueue: Callable[[int], Any]) -> None:
-    """After each commit on ``db``, enqueue the deliveries that transaction recorded."""
-    def after_commit(session: Session) -> None:
-        for delivery_id in session.info.pop(_SESSION_KEY, []):
-            try:
-                enqueue(delivery_id)
-            except Exception as exc:  # noqa: BLE001 - the row is durable; the sweeper enqueues it later
-                log.warning("could not enqueue webhook delivery %s (%s); the sweeper will retry",
-                            delivery_id, type(exc).__name__)
-
-    db.after_commit.append(after_commit)
+def take_deliveries(session: Session) -> list[int]:
+    """The deliveries the committed transaction recorded, to enqueue (once: the notes are removed)."""
+    return session.info.pop(_SESSION_KEY, [])
 
 
 # -- delivering ------------------------------------------------------------------------------------

@@ -7,13 +7,13 @@ from flask import request
 from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from civility import webhooks
 from civility.comments import CommentService
 from civility.config import Settings
 from civility.engagement import EngagementService
+from civility.infra import after_commit
 from civility.infra.analysis import RedisAnalyzer
 from civility.infra.engagement_cache import EngagementCache
-from civility.infra.jobqueue import ScoringQueue, WebhookQueue
+from civility.infra.jobqueue import ScoringQueue
 from civility.infra.nudge_tickets import NudgeTickets
 from civility.infra.presence import live_workers
 from civility.infra.runtime import Runtime
@@ -22,14 +22,17 @@ from civility.moderation import ModerationService
 from civility.nudge import NudgeService
 from service import docs, errors, limits, metrics, openapi, ops, pages
 from service.api import CommentIdConverter, comments, engagement, moderation, perspective
+from service.api import live as live_api
 from service.api import readers as readers_api
 from service.context import Services
 from service.schemas import ErrorOut
+from service.thread_pages import ThreadPages
 
 __version__ = "0.1.0"
 
 # Public routes embedding sites may call from the browser; moderation is deliberately absent.
-PUBLIC_API = r"/api/v1/(articles|comments|counts|trending)(/.*)?"
+# me: a signed-in reader's own data, from the widget (Bearer identity token, no cookies).
+PUBLIC_API = r"/api/v1/(articles|comments|counts|trending|me)(/.*)?"
 
 
 def create_app(settings: Settings | None = None) -> APIFlask:
@@ -53,10 +56,12 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     runtime = Runtime(settings)
     db, redis = runtime.db, runtime.redis
     scoring_queue = ScoringQueue(redis, settings)
-    webhooks.install(db, WebhookQueue(redis, settings).enqueue)
+    thread_cache = after_commit.install(db, redis, settings)
+    comment_service = CommentService(db, settings)
     app.extensions["civility"] = Services(
         settings=settings, db=db, redis=redis,
-        comments=CommentService(db, settings, lambda cid, rev: scoring_queue.enqueue(cid, rev)),
+        comments=comment_service,
+        thread_pages=ThreadPages(comment_service, thread_cache, settings),
         moderation=ModerationService(db, lambda: live_workers(redis, settings), scoring_queue.depth),
         engagement=EngagementService(db, settings, EngagementCache(redis, settings.redis_prefix)),
         client_hash_salt=ClientHashSalt(db, settings.client_hash_salt),
@@ -68,6 +73,7 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     app.register_blueprint(engagement.bp)
     app.register_blueprint(moderation.bp)
     app.register_blueprint(readers_api.bp)
+    app.register_blueprint(live_api.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(docs.bp)  # /docs: our own Swagger UI page (see service/docs.py)

@@ -110,6 +110,9 @@ def db_upgrade(revision: str) -> None:
               help="Scorer processes under one supervisor, sharing the cores (CIVILITY_TORCH_THREADS each).")
 def worker(burst: bool, processes: int) -> None:
     """An RQ scoring worker. The scorer is loaded once per process."""
+    from workers.scorers.loader import check_installed
+
+    check_installed(Settings.from_env())  # before connecting anywhere or starting children
     _logging()
     if processes == 1:
         from workers.worker import run_worker
@@ -172,11 +175,13 @@ def moderators_revoke(name: str) -> None:
 @main.command("sweep", with_appcontext=False)
 def sweep_command() -> None:
     """Re-enqueue comments left unscored past their deadline."""
+    from civility.infra import after_commit
     from civility.infra.jobqueue import ScoringQueue
     from civility.infra.runtime import Runtime
     from civility.sweeper import sweep
 
     rt = Runtime(Settings.from_env())
+    after_commit.install(rt.db, rt.redis, rt.settings)
     result = sweep(rt.db, rt.settings, ScoringQueue(rt.redis, rt.settings))
     click.echo(f"re-enqueued {result.requeued}, still queued {result.still_queued}, "
                f"sent to moderators as 'scoring failed' {result.failed}")
@@ -196,12 +201,15 @@ def readers_group() -> None:
 
 
 def _readers():
+    from civility.infra import after_commit
+    from civility.infra.runtime import Runtime
     from civility.instance import ClientHashSalt
     from civility.readers import ReadersService
 
-    settings = Settings.from_env()
-    db = _db()
-    return ReadersService(db, settings, ClientHashSalt(db, settings.client_hash_salt))
+    rt = Runtime(Settings.from_env())
+    # An erasure changes threads and sends the reader.erased webhook.
+    after_commit.install(rt.db, rt.redis, rt.settings)
+    return ReadersService(rt.db, rt.settings, ClientHashSalt(rt.db, rt.settings.client_hash_salt))
 
 
 @readers_group.command("export")
@@ -418,6 +426,21 @@ def webhooks_remove(endpoint_id: int) -> None:
 
     webhooks.remove_endpoint(_db(), endpoint_id)
     click.echo(f"removed webhook {endpoint_id}")
+
+
+@main.command("live", with_appcontext=False)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8001, show_default=True, help="Port to listen on.")
+@click.option("--max-streams", type=click.IntRange(1), default=None,
+              help="Streams held at once before answering 503 (default: the open-file limit, less 64).")
+def live_command(host: str, port: int, max_streams: int | None) -> None:
+    """Serve only live thread events (Server-Sent Events) to many readers at once (docs/live.md)."""
+    from service.live_server import run
+
+    settings = Settings.from_env()
+    settings.require_redis_url()
+    _logging()
+    run(settings, host, port, max_streams)
 
 
 if __name__ == "__main__":

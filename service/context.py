@@ -15,6 +15,7 @@ from civility.instance import ClientHashSalt
 from civility.moderation import ModerationService
 from civility.nudge import NudgeService
 from civility.store.db import Database
+from service.thread_pages import ThreadPages
 
 
 @dataclass
@@ -27,6 +28,7 @@ class Services:
     engagement: EngagementService
     client_hash_salt: ClientHashSalt
     nudges: NudgeService
+    thread_pages: ThreadPages
     analyzer: Analyzer  # on-demand scores from the workers (civility.infra.analysis.RedisAnalyzer)
 
 

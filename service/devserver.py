@@ -93,9 +93,11 @@ def run_dev(port: int) -> int:
         python = sys.executable
         children.append(_spawn([python, "-m", "service.cli", "worker"], env))
         # The shared gunicorn settings (service/gunicorn_conf.py): escaped logs without client addresses.
+        # The API serves the widget's live streams itself here (a few per process, docs/live.md); an
+        # open stream never finishes, so Ctrl-C waits for them only briefly.
         children.append(_spawn([python, "-m", "gunicorn", "-c", "python:service.gunicorn_conf",
                                 "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4",
-                                "--log-level", "warning", "service:create_app()"], env))
+                                "--graceful-timeout", "3", "--log-level", "warning", "service:create_app()"], env))
         base = f"http://127.0.0.1:{port}"
         print(f"""
 civility is running

@@ -9,6 +9,8 @@ from flask_limiter import Limiter
 
 from civility.config import Settings
 from civility.identity import reader_networks
+from civility.infra.runtime import TIMEOUTS, SentinelConnection
+from civility.redis_url import SENTINEL_SCHEME, is_sentinel_url, parse_sentinel_url
 
 ACTION_ATTR = "_civility_rate_limit_action"
 
@@ -32,7 +34,23 @@ def _client_key() -> str:
 def storage_uri(redis_url: str) -> str:
     if redis_url.startswith("unix://"):
         return "redis+unix://" + redis_url[len("unix://"):]
+    if is_sentinel_url(redis_url):
+        # The limits library reads the whole path as the service name: the database number and the
+        # credentials go in the storage options instead.
+        target = parse_sentinel_url(redis_url)
+        hosts = ",".join(f"[{host}]:{port}" if ":" in host else f"{host}:{port}" for host, port in target.sentinels)
+        return f"{SENTINEL_SCHEME}://{hosts}/{target.service}"
     return redis_url
+
+
+def storage_options(redis_url: str | None) -> dict:
+    if not redis_url or not is_sentinel_url(redis_url):
+        return {}
+    target = parse_sentinel_url(redis_url)
+    auth = {key: value for key, value in (("username", target.username), ("password", target.password)) if value}
+    # Counts are read from the master too: a lagging replica would let a burst through.
+    return {"db": target.db, "use_replicas": False, "connection_class": SentinelConnection,
+            "sentinel_kwargs": {**TIMEOUTS, **auth}, **TIMEOUTS, **auth}
 
 
 def configure(app, settings: Settings) -> Limiter | None:
@@ -40,6 +58,7 @@ def configure(app, settings: Settings) -> Limiter | None:
         return None
     app.config.update(
         RATELIMIT_STORAGE_URI=storage_uri(settings.redis_url or "memory://"),
+        RATELIMIT_STORAGE_OPTIONS=storage_options(settings.redis_url),
         RATELIMIT_KEY_PREFIX=f"{settings.redis_prefix}-limits",
         RATELIMIT_HEADERS_ENABLED=True,
         # If Redis is down a write still goes through (and is stored) rather than failing.

@@ -392,8 +392,22 @@ class SharesOut(Schema):
     networks = Dict(keys=String(), values=Integer(), required=True)
 
 
+class Strings(List):
+    """A list of short strings, checked in one pass: /counts takes 100 of them on every page view,
+    and marshmallow's item-by-item checks cost more than the rest of the request."""
+
+    def __init__(self, max_length: int, **kwargs):
+        super().__init__(String(validate=Length(1, max_length)), **kwargs)
+        self.max_length = max_length
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, list) and all(type(v) is str and 0 < len(v) <= self.max_length for v in value):
+            return list(value)
+        return super()._deserialize(value, attr, data, **kwargs)  # the detailed, per-item errors
+
+
 class CountsQuery(Lenient):
-    article_id = List(String(validate=Length(1, 128)), required=True, validate=Length(1, MAX_COUNT_IDS))
+    article_id = Strings(128, required=True, validate=Length(1, MAX_COUNT_IDS))
 
 
 class ArticleCountsOut(Schema):

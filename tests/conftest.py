@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from civility.config import Settings
-from civility.infra import runtime
+from civility.infra import after_commit, runtime
 from civility.infra.redis_server import RedisServer
 from civility.moderators import create_moderator
 from civility.store.db import Database, normalise_url
@@ -174,6 +174,8 @@ def drain(app):
 
     def run() -> None:
         rt = runtime.use(settings)
+        # As a worker does: its commits send webhooks and refresh cached thread pages.
+        after_commit.install(rt.db, rt.redis, settings)
         queue = Queue(settings.rq_queue_name(), connection=rt.redis)
         SimpleWorker([queue], connection=rt.redis).work(burst=True, logging_level="WARNING")
 

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
 from redis import Redis
 from redis.exceptions import RedisError
+
+from civility.infra.thread_cache import generation_key
 
 # Share totals per article live in one Redis hash (one HMGET answers /counts for 100 articles).
 # It is a read-through copy of the database's aggregates and expires as a whole, which bounds how
@@ -45,15 +48,69 @@ end
 return false
 """
 
+# /counts in one round trip. KEYS: share totals, comment totals, then each article's thread
+# generation (civility.infra.thread_cache). ARGV: the article ids. A comment total is stored as
+# "generation|count" and holds only while the article's generation is unchanged; for the others
+# the answer carries the generation to store a fresh count under.
+_COUNTS = """
+local shares = redis.call('HMGET', KEYS[1], unpack(ARGV))
+local tagged = redis.call('HMGET', KEYS[2], unpack(ARGV))
+local comments, stale = {}, {}
+for i = 1, #ARGV do
+  local g = redis.call('GET', KEYS[i + 2]) or '0'
+  local t = tagged[i]
+  local bar = t and string.find(t, '|', 1, true)
+  if bar and string.sub(t, 1, bar - 1) == g then
+    comments[i] = string.sub(t, bar + 1)
+    stale[i] = false
+  else
+    comments[i] = false
+    stale[i] = g
+  end
+end
+return {shares, comments, stale}
+"""
+
+# Store rebuilt totals. KEYS: share totals, comment totals. ARGV: TTL, the cap on fields, then
+# triples (article id, share total or '', tagged comment total). Zeros (articles nobody shared or
+# commented on, made-up ids included) are kept only while the hashes are under the cap, so that
+# made-up ids cannot fill Redis; real totals are always kept.
+_STORE_COUNTS = """
+local ttl, cap = ARGV[1], tonumber(ARGV[2])
+local room = redis.call('HLEN', KEYS[1]) < cap and redis.call('HLEN', KEYS[2]) < cap
+for i = 3, #ARGV, 3 do
+  local id, shares, comments = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  if shares ~= '' and (room or shares ~= '0') then redis.call('HSET', KEYS[1], id, shares) end
+  if comments ~= '' and (room or string.sub(comments, -2) ~= '|0') then redis.call('HSET', KEYS[2], id, comments) end
+end
+redis.call('EXPIRE', KEYS[1], ttl, 'NX')
+redis.call('EXPIRE', KEYS[2], ttl, 'NX')
+return 1
+"""
+# Zero totals kept at most (per hash) before made-up ids stop being remembered.
+MAX_CACHED_ZEROS = 200_000
+
 NEW, REPEAT, ASK_THE_DATABASE = 1, -1, 0
 
 
+@dataclass
+class CachedCounts:
+    """What ``counts`` found: totals that hold, and for the rest the generation to store them under."""
+
+    shares: dict[str, int] = field(default_factory=dict)
+    comments: dict[str, int] = field(default_factory=dict)
+    generations: dict[str, str] = field(default_factory=dict)
+
+
 class EngagementCache:
-    def __init__(self, redis: Redis, prefix: str):
+    def __init__(self, redis: Redis, prefix: str, max_cached_zeros: int = MAX_CACHED_ZEROS):
         self.redis = redis
         self.prefix = prefix
+        self.max_cached_zeros = max_cached_zeros
         self._check_share = redis.register_script(_CHECK_SHARE)
         self._bump = redis.register_script(_BUMP_IF_CACHED)
+        self._counts = redis.register_script(_COUNTS)
+        self._store_counts = redis.register_script(_STORE_COUNTS)
 
     def _key(self, *parts: str) -> str:
         return ":".join([self.prefix, *parts])
@@ -91,6 +148,36 @@ class EngagementCache:
             pipe.hset(key, mapping=totals)
             pipe.expire(key, SHARE_CACHE_TTL, nx=True)
             pipe.execute()
+
+    def counts(self, article_ids: list[str]) -> CachedCounts:
+        """Share and comment totals in one round trip; empty when Redis cannot answer."""
+        keys = [self._key("share-totals"), self._key("comment-totals"),
+                *(generation_key(self.prefix, a) for a in article_ids)]
+        try:
+            shares, comments, stale = self._counts(keys=keys, args=article_ids)
+        except RedisError:
+            return CachedCounts()
+        found = CachedCounts()
+        for article_id, share, count, generation in zip(article_ids, shares, comments, stale, strict=True):
+            if share is not None:
+                found.shares[article_id] = int(share)
+            if count is not None:
+                found.comments[article_id] = int(count)
+            else:
+                found.generations[article_id] = generation.decode()
+        return found
+
+    def store_counts(self, shares: dict[str, int], comments: dict[str, tuple[str, int]]) -> None:
+        """Rebuilt totals: ``comments`` maps an article to (the generation read before counting, count)."""
+        args: list[Any] = [SHARE_CACHE_TTL, self.max_cached_zeros]
+        for article_id in dict.fromkeys([*shares, *comments]):
+            share = shares.get(article_id)
+            generation, count = comments.get(article_id, ("", -1))
+            args += [article_id, "" if share is None else share, f"{generation}|{count}" if count >= 0 else ""]
+        if len(args) == 2:
+            return
+        with contextlib.suppress(RedisError):
+            self._store_counts(keys=[self._key("share-totals"), self._key("comment-totals")], args=args)
 
     def trending(self, window: str, limit: int) -> dict[str, Any] | None:
         try:

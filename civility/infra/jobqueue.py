@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from redis import Redis
+from redis.client import Pipeline
 from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
@@ -42,7 +43,8 @@ class ScoringQueue:
         self.settings = settings
         self.queue = Queue(settings.rq_queue_name(), connection=redis)
 
-    def enqueue(self, comment_id: int, revision: int, attempt: int = 0) -> str:
+    def enqueue(self, comment_id: int, revision: int, attempt: int = 0, pipeline: Pipeline | None = None) -> str:
+        """Enqueue now, or on ``pipeline`` (then sent when the caller executes it)."""
         job_id = score_job_id(self.settings.redis_prefix, comment_id, revision, attempt)
         self.queue.enqueue(
             SCORE_JOB,
@@ -55,6 +57,7 @@ class ScoringQueue:
             job_timeout=self.settings.job_timeout_seconds,
             result_ttl=300,
             failure_ttl=7 * 24 * 3600,
+            pipeline=pipeline,
         )
         return job_id
 
@@ -81,12 +84,12 @@ class WebhookQueue:
         self.settings = settings
         self.queue = Queue(settings.webhook_queue_name(), connection=redis)
 
-    def enqueue(self, delivery_id: int, attempts_made: int = 0) -> str:
+    def enqueue(self, delivery_id: int, attempts_made: int = 0, pipeline: Pipeline | None = None) -> str:
         job_id = webhook_job_id(self.settings.redis_prefix, delivery_id)
         intervals = list(self.settings.webhook_retry_intervals[attempts_made:])
         self.queue.enqueue(DELIVER_JOB, delivery_id, job_id=job_id,
                            retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
-                           job_timeout=120, result_ttl=300, failure_ttl=7 * 24 * 3600)
+                           job_timeout=120, result_ttl=300, failure_ttl=7 * 24 * 3600, pipeline=pipeline)
         return job_id
 
     def is_waiting(self, delivery_id: int) -> bool:

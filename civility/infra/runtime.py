@@ -3,14 +3,37 @@
 from __future__ import annotations
 
 from redis import Redis
+from redis.sentinel import Sentinel, SentinelManagedConnection
 
 from civility.config import Settings
+from civility.redis_url import is_sentinel_url, parse_sentinel_url
 from civility.store.db import Database
+
+# Short timeouts: a dead Redis must turn into a fast 503 or a logged retry, never a hang.
+TIMEOUTS = {"socket_connect_timeout": 2, "socket_timeout": 5}
+
+
+class SentinelConnection(SentinelManagedConnection):
+    """redis-py's Sentinel connection keeps the connection when a read is interrupted (RQ's SIGTERM
+    handler, a job timeout), so the next command reads the interrupted one's reply; plain connections
+    disconnect, and so does this one."""
+
+    def read_response(self, disable_decoding=False, *, disconnect_on_error=True, push_request=False):
+        return super().read_response(disable_decoding=disable_decoding, disconnect_on_error=disconnect_on_error,
+                                     push_request=push_request)
 
 
 def redis_from_url(url: str) -> Redis:
-    # Short timeouts: a dead Redis must turn into a fast 503 or a logged retry, never a hang.
-    return Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30)
+    """The one place a Redis client is built from CIVILITY_REDIS_URL (RQ, caches, counters, presence)."""
+    if not is_sentinel_url(url):
+        return Redis.from_url(url, health_check_interval=30, **TIMEOUTS)
+    target = parse_sentinel_url(url)
+    auth = {"username": target.username, "password": target.password}
+    # Each new connection asks the Sentinels for the master, so reconnecting after a failover finds
+    # the promoted replica; a connection to a demoted master is dropped on its READONLY error.
+    sentinel = Sentinel(list(target.sentinels), sentinel_kwargs={**TIMEOUTS, **auth}, **TIMEOUTS, **auth)
+    return sentinel.master_for(target.service, db=target.db, health_check_interval=30,
+                               connection_class=SentinelConnection)
 
 
 def database(settings: Settings) -> Database:
@@ -30,6 +53,9 @@ class Runtime:
     def close(self) -> None:
         self.db.dispose()
         self.redis.close()
+        manager = getattr(self.redis.connection_pool, "sentinel_manager", None)
+        for sentinel in manager.sentinels if manager else ():
+            sentinel.close()
 
 
 _current: Runtime | None = None

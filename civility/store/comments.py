@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from civility import thread_changes
 from civility.statuses import Action, Status
 from civility.store.engagement import EngagementRepository
 from civility.store.models import Comment, CommentEvent, UTCDateTime
@@ -17,6 +18,12 @@ if TYPE_CHECKING:
     from civility.lifecycle import Event
 
 REPLY_PREVIEW = 3
+
+# Built once (see civility.store.engagement): every new comment runs both.
+_ADD_EVENT = insert(cast(Table, CommentEvent.__table__))
+_RECENT_REPEATS = select(func.count()).select_from(Comment.__table__).where(
+    Comment.__table__.c.client_hash == bindparam("client_hash"), Comment.__table__.c.body == bindparam("body"),
+    Comment.__table__.c.created_at >= bindparam("since", type_=UTCDateTime()))
 
 
 def _submitted_at():
@@ -78,10 +85,8 @@ class CommentRepository:
 
     def count_recent_repeats(self, client_hash: str, body: str, since: datetime) -> int:
         """Comments with exactly this text from this client since ``since`` (the spam heuristic)."""
-        return self.session.scalars(
-            select(func.count()).where(Comment.client_hash == client_hash, Comment.body == body,
-                                       Comment.created_at >= since)
-        ).one()
+        return self.session.connection().execute(
+            _RECENT_REPEATS, {"client_hash": client_hash, "body": body, "since": since}).scalar_one()
 
     # -- public thread -------------------------------------------------------------------------
     def _visible_top_level(self, article_id: str) -> Any:
@@ -168,17 +173,19 @@ class CommentRepository:
 
     # -- history -------------------------------------------------------------------------------
     def record(self, comment: Comment, event: Event) -> None:
-        """Write a life-cycle event to the history, and count a first publication for trending."""
+        """Write a life-cycle event to the history, count a first publication for trending, and note
+        what readers will see change (announced after the commit)."""
         self.add_event(comment.id, event)
+        thread_changes.note_event(self.session, comment, event)
         if event.first_publication:
             EngagementRepository(self.session).count_publication(comment.article_id, event.at)
 
     def add_event(self, comment_id: int, event: Event) -> None:
-        self.session.add(CommentEvent(
-            comment_id=comment_id, at=event.at, actor=event.actor, action=event.action,
-            from_status=event.from_status, to_status=event.to_status, reason=event.reason,
-            scores=event.scores, details=event.details,
-        ))
+        self.session.connection().execute(_ADD_EVENT, {
+            "comment_id": comment_id, "at": event.at, "actor": event.actor, "action": event.action,
+            "from_status": event.from_status, "to_status": event.to_status, "reason": event.reason,
+            "scores": event.scores, "details": event.details,
+        })
 
     def events(self, comment_id: int) -> list[CommentEvent]:
         stmt = select(CommentEvent).where(CommentEvent.comment_id == comment_id).order_by(CommentEvent.id)

@@ -3,14 +3,29 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from civility.store.db import dialect_insert
 from civility.store.models import ArticleActivity, Comment, Report, ShareEvent, Vote
 
 COMMENT_KIND = "comment"
+
+# The hot writes (every share, every published comment) as Core statements built once: building
+# a statement and its cache key each time cost more than running it.
+_ACTIVITY = cast(Table, ArticleActivity.__table__)
+_BUMP_ACTIVITY: dict[str, Any] = {
+    name: make(_ACTIVITY).values(article_id=bindparam("article_id"), hour=bindparam("hour"), kind=bindparam("kind"),
+                                  count=bindparam("n"))
+    .on_conflict_do_update(index_elements=["article_id", "hour", "kind"], set_={"count": _ACTIVITY.c.count
+                                                                                 + bindparam("n")})
+    for name, make in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
+}
+_ADD_SHARE = insert(cast(Table, ShareEvent.__table__))
 
 
 def hour_of(moment: datetime) -> datetime:
@@ -23,11 +38,9 @@ class EngagementRepository:
 
     # -- activity aggregates ----------------------------------------------------------------------
     def bump_activity(self, article_id: str, moment: datetime, kind: str, n: int = 1) -> None:
-        stmt = dialect_insert(self.session, ArticleActivity).values(article_id=article_id, hour=hour_of(moment),
-                                                                    kind=kind, count=n)
-        stmt = stmt.on_conflict_do_update(index_elements=["article_id", "hour", "kind"],
-                                          set_={"count": ArticleActivity.count + n})
-        self.session.execute(stmt)
+        connection = self.session.connection()
+        connection.execute(_BUMP_ACTIVITY[connection.dialect.name],
+                           {"article_id": article_id, "hour": hour_of(moment), "kind": kind, "n": n})
 
     def count_publication(self, article_id: str, at: datetime) -> None:
         """Count a comment's first publication for trending."""
@@ -68,8 +81,8 @@ class EngagementRepository:
         return self.session.scalars(stmt).first() is not None
 
     def add_share(self, article_id: str, network: str, client: str, at: datetime) -> None:
-        self.session.execute(insert(ShareEvent).values(article_id=article_id, network=network, client=client,
-                                                       created_at=at))
+        self.session.connection().execute(_ADD_SHARE, {"article_id": article_id, "network": network,
+                                                        "client": client, "created_at": at})
         self.bump_activity(article_id, at, network)
 
     # -- votes ------------------------------------------------------------------------------------

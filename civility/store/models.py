@@ -98,7 +98,10 @@ class Comment(Base):
     heuristics: Mapped[list | None] = mapped_column(JSON, nullable=True)
 
     __table_args__ = (
-        Index("ix_comments_thread", "article_id", "parent_id", "status", "id"),
+        # A thread's page walks one of these in its sort's order (migration 0008).
+        Index("ix_comments_thread_order", "article_id", "parent_id", "id"),
+        Index("ix_comments_thread_top", "article_id", "parent_id", "votes", "id"),
+        Index("ix_comments_article_status", "article_id", "status"),
         Index("ix_comments_parent", "parent_id", "status", "id"),
         Index("ix_comments_status", "status", "id"),
         Index("ix_comments_due", "score_due_at"),

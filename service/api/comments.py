@@ -56,9 +56,13 @@ def check_comment(article_id: str, data: dict):
 @bp.get("/articles/<path:article_id>/comments")
 @bp.input(ThreadQuery, location="query", arg_name="query")
 @bp.output(ThreadOut)
-@bp.doc(summary="Published comments of an article, each with its first replies")
+@bp.doc(summary="Published comments of an article, each with its first replies",
+        description="Cached until a write changes the thread; answers If-None-Match with 304. Sent with "
+                    "`Cache-Control: public, max-age=CIVILITY_THREAD_MAX_AGE, stale-while-revalidate=...` "
+                    "(private when the request carries an identity or edit token).",
+        responses={304: "Not modified (the ETag in If-None-Match is current)"})
 def list_comments(article_id: str, query: dict):
-    return services().comments.thread(article_id, query["sort"], query["limit"], query["cursor"])
+    return services().thread_pages.response(article_id, query["sort"], query["limit"], query["cursor"])
 
 
 @bp.get(f"/comments/{ID}")

@@ -21,6 +21,7 @@ from service.schemas import (
     VoteIn,
     VoteOut,
 )
+from service.thread_pages import encode, json_response, public
 
 bp = APIBlueprint("engagement", __name__, url_prefix="/api/v1", tag="Shares, votes and reports")
 
@@ -46,7 +47,10 @@ def shares(article_id: str):
 @bp.output(CountsOut)
 @bp.doc(summary="Comment and share counts for up to 100 articles (repeat article_id)")
 def counts(query: dict):
-    return services().engagement.counts(query["article_id"])
+    # Built as plain JSON already: dumped once, without a second pass through the schema.
+    body = encode(services().engagement.counts(query["article_id"]))
+    settings = services().settings
+    return json_response(body, public(settings.counts_max_age, settings.stale_while_revalidate))
 
 
 @bp.get("/trending")

@@ -17,6 +17,8 @@
   var MAX_BODY = CONFIG.max_body_chars, MAX_NAME = CONFIG.max_name_chars, PAGE = 20;
   // How long the nudge may take before the widget posts without it.
   var CHECK_MS = 2500;
+  // Without a live stream (blocked, refused, or no EventSource), how often to look for new comments.
+  var POLL_MS = 30000;
   // How to share on each network the server counts; networks without an entry get no button.
   var SHARE = {
     facebook: ["Facebook", "https://www.facebook.com/sharer/sharer.php?u={u}"],
@@ -114,7 +116,15 @@
       throw new ApiError("Could not reach the comment service. Check your connection and try again.", 0);
     });
   }
-  function withToken(w, id) { return {"X-Edit-Token": token(w, id)}; }
+  function withToken(w, id) { return signed(w, {"X-Edit-Token": token(w, id)}); }
+  // The embedding site's identity token for a signed-in reader (docs/widget.md), read at each call
+  // so that a page may refresh it. Sent only on writes and on the reader's own data.
+  function signed(w, headers) {
+    var t = w.root.getAttribute("data-civility-identity");
+    headers = headers || {};
+    if (t) headers.Authorization = "Bearer " + t;
+    return headers;
+  }
 
   // -- comment text: the server's sanitised html, re-checked against a tiny allowlist --------
   // DOMParser documents are inert (no script, no loads); only p, br and http(s) links are copied.
@@ -145,7 +155,7 @@
     buildLayout(w);
     buildShareBar(w);
     setTotal(w, 0);
-    reset(w).then(function () { restore(w); });
+    reset(w).then(function () { restore(w); listen(w); });
     setInterval(function () { refreshTimes(w); }, 60000); // keep "5 minutes ago" honest
   }
   function widgetState(root) {
@@ -154,7 +164,7 @@
       root: root, article: article, base: "/articles/" + encArticle(article),
       windowMs: CONFIG.edit_window_seconds * 1000,
       sort: root.getAttribute("data-civility-sort") || "oldest",
-      cursor: null, total: 0, shown: {}, live: {},
+      cursor: null, total: 0, shown: {}, live: {}, fresh: {}, seen: 0, stale: {},
       own: store("own"), votes: store("votes"), reported: store("reported")
     };
   }
@@ -183,10 +193,15 @@
     w.title = h("h2", {className: "cv-title", id: nextId("title"), text: "Comments"});
     w.list = h("ol", {className: "cv-list"});
     w.more = button("Load more comments", "cv-more", function () { load(w); }, {hidden: true});
+    w.fresher = button("", "cv-primary cv-fresh", function () { showFresh(w); }, {hidden: true});
     w.root.appendChild(h("section", {className: "cv-root", "aria-labelledby": w.title.id}, [
       w.share,
       h("div", {className: "cv-head"}, [w.title, sortControl(w)]),
-      composer(w, null), w.status, w.list, w.more
+      composer(w, null), w.status,
+      // Floats over the list, so it never moves what the reader is looking at.
+      h("div", {className: "cv-fresh-bar", "aria-live": "polite"}, [w.fresher]),
+      w.list, w.more,
+      w.root.getAttribute("data-civility-identity") ? yourData(w) : null
     ]));
   }
   function sortControl(w) {
@@ -270,7 +285,7 @@
   }
   function postComment(w, payload, parentId) {
     if (parentId) payload.parent_id = parentId;
-    return api("POST", w.base + "/comments", payload).then(function (c) {
+    return api("POST", w.base + "/comments", payload, signed(w)).then(function (c) {
       store("profile", {name: payload.author_name});
       w.own[c.id] = {t: c.edit_token, a: w.article, c: Date.now()};
       store("own", w.own);
@@ -358,7 +373,7 @@
   // Pressing the same arrow again takes the vote back.
   function vote(w, node, value) {
     var id = node.data.id, next = (w.votes[id] || 0) === value ? 0 : value;
-    api("POST", "/comments/" + id + "/votes", {value: next}).then(function (r) {
+    api("POST", "/comments/" + id + "/votes", {value: next}, signed(w)).then(function (r) {
       w.votes[id] = next; store("votes", w.votes);
       node.data.votes = r.votes; updateComment(w, node, node.data);
     }, function (e) { node.notice.textContent = e.message; });
@@ -384,7 +399,7 @@
   function sendReport(w, node, reason, note) {
     var id = node.data.id, payload = {reason: reason};
     if (note) payload.note = note;
-    return api("POST", "/comments/" + id + "/reports", payload).then(function () {
+    return api("POST", "/comments/" + id + "/reports", payload, signed(w)).then(function () {
       w.reported[id] = 1; store("reported", w.reported);
       closeSlot(node); updateComment(w, node, node.data);
       node.notice.textContent = "Thank you. A moderator will take a look.";
@@ -462,6 +477,7 @@
     showMoreReplies(node);
     if (parent) showMoreReplies(parent);
     if (c.status === "pending" || c.status === "flagged") { w.live[c.id] = node; watch(w, node); }
+    if (w.fresh[c.id]) { delete w.fresh[c.id]; countFresh(w); }
     return node;
   }
 
@@ -469,6 +485,7 @@
   function watch(w, node) {
     var id = node.data.id, delay = 700;
     clearTimeout(node.timer);
+    w.live[id] = node; // live events leave it to this loop
     (function tick() {
       node.timer = setTimeout(function () {
         if (!w.root.isConnected || !token(w, id)) return;
@@ -494,7 +511,10 @@
     w.more.disabled = true;
     return api("GET", w.base + "/comments?sort=" + w.sort + "&limit=" + PAGE + (w.cursor ? "&cursor=" + encodeURIComponent(w.cursor) : "")).then(function (page) {
       setTotal(w, page.total);
-      page.items.forEach(function (c) { place(w, c); });
+      page.items.forEach(function (c) {
+        place(w, c);
+        [c].concat(c.replies || []).forEach(function (r) { w.seen = Math.max(w.seen, r.id); });
+      });
       w.cursor = page.next_cursor;
       w.more.hidden = !w.cursor;
       say(w, "");
@@ -521,6 +541,133 @@
     [].forEach.call(w.list.querySelectorAll("time"), function (t) {
       t.textContent = ago(t.dateTime) + t.getAttribute("data-edited");
     });
+  }
+
+  // -- live: what others write while the reader is here (docs/live.md) -------------------------
+  // Events say only "comment N changed"; the widget re-reads what it needs. New comments wait
+  // behind a button, so nothing moves under the reader's eyes.
+  function listen(w) {
+    setInterval(function () { if (!streaming(w)) lookForNew(w); }, POLL_MS);
+    if (!window.EventSource) return;
+    var es = w.events = new EventSource(API + w.base + "/events");
+    es.onmessage = function (e) {
+      var ev;
+      try { ev = JSON.parse(e.data); } catch (x) { return; }
+      onEvent(w, ev);
+    };
+    // After a drop the browser reconnects by itself; what happened meanwhile is read once.
+    es.onopen = function () { if (w.dropped) { w.dropped = false; lookForNew(w); } };
+    es.onerror = function () {
+      w.dropped = true;
+      if (es.readyState === 2) w.events = null; // refused (503) or not a stream: polling takes over
+    };
+  }
+  function streaming(w) { return w.events && w.events.readyState === 1; }
+  function onEvent(w, ev) {
+    var id = ev.comment_id;
+    if (ev.type === "resync") return lookForNew(w);
+    if (!id || w.live[id]) return; // the author's own pending comment: watch() follows it
+    if (ev.type === "published" && !w.shown[id]) { w.fresh[id] = 1; return countFresh(w); }
+    if (ev.type === "removed" && w.fresh[id]) { delete w.fresh[id]; countFresh(w); }
+    if (w.shown[id]) refreshSoon(w, id);
+  }
+  function countFresh(w) {
+    var n = Object.keys(w.fresh).length;
+    w.fresher.hidden = !n;
+    w.fresher.textContent = n ? plural(n, "new comment", "new comments") : "";
+  }
+  // Clicking the button: read the thread again, and take the reader to the first new comment.
+  function showFresh(w) {
+    var ids = Object.keys(w.fresh);
+    w.fresh = {};
+    countFresh(w);
+    reset(w).then(function () {
+      var first = ids.map(function (id) { return w.shown[id]; }).filter(Boolean)[0];
+      if (first) { first.li.tabIndex = -1; first.li.focus(); }
+    });
+  }
+  // Polling, and after a dropped stream: published comments newer than anything read so far.
+  function lookForNew(w) {
+    if (!w.root.isConnected) return;
+    api("GET", w.base + "/comments?sort=newest&limit=" + PAGE).then(function (page) {
+      page.items.forEach(function (c) {
+        [c].concat(c.replies || []).forEach(function (r) { if (r.id > w.seen && !w.shown[r.id]) w.fresh[r.id] = 1; });
+      });
+      countFresh(w);
+    }, function () { /* the next round tries again */ });
+  }
+  // Edits, removals and votes of shown comments: re-read each once, a moment later, so a burst of
+  // votes costs one request and many readers do not all ask at the same instant.
+  function refreshSoon(w, id) {
+    w.stale[id] = 1;
+    if (w.staleTimer) return;
+    w.staleTimer = setTimeout(function () {
+      var ids = Object.keys(w.stale);
+      w.stale = {}; w.staleTimer = null;
+      ids.forEach(function (id) { refreshOne(w, id); });
+    }, 300 + Math.random() * 700);
+  }
+  function refreshOne(w, id) {
+    var node = w.shown[id];
+    if (!node) return;
+    api("GET", "/comments/" + id, undefined, token(w, id) ? withToken(w, id) : {}).then(function (fresh) {
+      if (w.shown[id] !== node) return;
+      if (node.data.status === "published" && fresh.status !== "published") setTotal(w, w.total - 1);
+      if (node.data.status !== "published" && fresh.status === "published") setTotal(w, w.total + 1);
+      updateComment(w, node, Object.assign({}, node.data, fresh));
+    }, function (e) {
+      if (e.status !== 404 || w.shown[id] !== node) return;
+      if (node.data.status === "published") setTotal(w, w.total - 1);
+      // Gone: a placeholder while it has replies, else nothing.
+      if (node.replies.children.length) updateComment(w, node, Object.assign({}, node.data, {status: "deleted", body: "", html: ""}));
+      else { node.li.remove(); delete w.shown[id]; }
+    });
+  }
+
+  // -- a signed-in reader's own data: download it, or delete it (two steps) -------------------
+  function yourData(w) {
+    var panel = h("div", {className: "cv-data", id: nextId("data"), role: "group", "aria-label": "Your data", hidden: true});
+    var toggle = button("Your data", "cv-link cv-data-toggle", function () {
+      panel.hidden = !panel.hidden;
+      toggle.setAttribute("aria-expanded", String(!panel.hidden));
+    }, {"aria-expanded": "false", "aria-controls": panel.id});
+    var result = h("p", {className: "cv-notice", role: "status"}), err = errorLine();
+    var confirm = h("div", {className: "cv-confirm", role: "group", "aria-label": "Confirm deleting your data", hidden: true});
+    var ask = button("Delete my data", "", function () {
+      result.textContent = err.textContent = "";
+      confirm.hidden = false;
+      ask.disabled = true;
+      confirm.querySelector("button").focus();
+    });
+    var done = function () { confirm.hidden = true; ask.disabled = false; ask.focus(); };
+    confirm.append(
+      h("p", {text: "Delete everything this site's comments keep about you? Your comments will show as deleted, " +
+        "and your votes, reports and shares will be removed. This cannot be undone."}),
+      button("Yes, delete my data", "cv-danger", function () {
+        err.textContent = "";
+        api("DELETE", "/me", undefined, signed(w)).then(function (r) {
+          done();
+          result.textContent = "Your data was deleted: " + plural(r.comments, "comment", "comments") + ", " +
+            plural(r.votes, "vote", "votes") + ", " + plural(r.reports, "report", "reports") + " and " +
+            plural(r.shares, "share", "shares") + ".";
+          w.votes = {}; store("votes", w.votes);
+          reset(w);
+        }, function (e) { err.textContent = e.message; });
+      }),
+      button("Cancel", "", function () { done(); result.textContent = "Nothing was deleted."; }));
+    panel.append(
+      h("div", {className: "cv-foot"}, [button("Download my data", "", function () {
+        err.textContent = "";
+        api("GET", "/me/export", undefined, signed(w)).then(function (data) {
+          var url = URL.createObjectURL(new Blob([JSON.stringify(data, null, 2)], {type: "application/json"}));
+          var link = h("a", {href: url, download: "my-comments-data.json", hidden: true});
+          document.body.appendChild(link); link.click(); link.remove();
+          setTimeout(function () { URL.revokeObjectURL(url); }, 60000);
+          result.textContent = "Your data was downloaded (my-comments-data.json).";
+        }, function (e) { err.textContent = e.message; });
+      }), ask]),
+      confirm, result, err);
+    return h("div", {className: "cv-data-box"}, [toggle, panel]);
   }
 
   // -- share buttons: plain links, nothing is fetched from a network before a click -----------

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
 import os
 import time
@@ -28,6 +29,24 @@ log = logging.getLogger(__name__)
 
 FALLBACK_WARNING = ("Detoxify weights are not available ({why}); scoring with the profanity fallback, "
                     "which only recognises offensive words. See README: Scoring models (civility models pull).")
+
+
+# The packages of the `worker` extra each built-in scorer imports (module: distribution). The API's install
+# (`pip install civility`) has none of them; a plugin scorer (module:factory) brings its own.
+NEEDS = {
+    "detoxify": {"torch": "torch", "transformers": "transformers", "detoxify": "detoxify"},
+    "profanity": {"profanity_check": "alt-profanity-check"},
+}
+NEEDS["auto"] = NEEDS["detoxify"] | NEEDS["profanity"]
+
+
+def check_installed(settings: Settings) -> None:
+    """One line (a ConfigError) instead of an ImportError's traceback when the scorer's packages are missing."""
+    needed = NEEDS.get(settings.scorer, {})
+    missing = [package for module, package in needed.items() if importlib.util.find_spec(module) is None]
+    if missing:
+        raise ConfigError(f"CIVILITY_SCORER={settings.scorer} needs {', '.join(missing)}, which this install lacks "
+                          "(the API's alone): install the workers' extra, pip install 'civility[worker]'")
 
 
 @dataclass(frozen=True)
@@ -142,6 +161,7 @@ def load_scorer(settings: Settings):
 
     if ":" in settings.scorer:
         return _plugin(settings)
+    check_installed(settings)
     if settings.scorer == "profanity":
         scorer = ProfanityScorer()
         return scorer, ScorerInfo(scorer.name, scorer.version, True, origin="CIVILITY_SCORER=profanity")

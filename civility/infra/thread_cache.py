@@ -1,0 +1,118 @@
+"""Redis copies of what anonymous readers see of a thread: serialised pages and comment counts.
+
+Every article has a generation number. A write that changes what readers see (``civility.thread_changes``)
+bumps it after its commit and drops the article's pages; pages and counts are stored tagged with
+the generation they were computed under, so one computed from data older than the last write is
+never served. A reader reads the generation before the database, so the worst a race can do is
+store a page under a generation nobody asks for any more.
+
+Generations start from Redis's clock (microseconds), not from 1, so a generation lost with Redis
+(or expired) never repeats a number that pages were stored under. Every method survives a Redis
+outage: reads answer "not cached", announcements are logged and lost (the pages' TTL bounds that).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+
+from redis import Redis
+from redis.client import Pipeline
+from redis.exceptions import RedisError
+
+from civility.thread_changes import ThreadChange
+
+# A generation outlives the pages stored under it by far; each write extends it.
+GENERATION_TTL = 30 * 24 * 3600
+# Distinct pages kept per article (sorts, limits, cursors): crafted cursors cannot fill Redis.
+MAX_PAGES_PER_ARTICLE = 48
+
+# An article whose generation is unknown (never written since it expired or was lost) reads as
+# generation "0": the first write after that sets a clock-based one and drops every page, so a
+# page stored under "0" never outlives the state it was computed from.
+# KEYS: generation, pages hash. ARGV: the page's variant. -> {generation, page or false}
+_LOOKUP = """
+local g = redis.call('GET', KEYS[1]) or '0'
+return {g, redis.call('HGET', KEYS[2], g .. '|' .. ARGV[1])}
+"""
+
+# KEYS: generation, pages hash. ARGV: generation read before the database, variant, page, TTL, cap.
+# Pages expire at most TTL seconds after the first one was stored (EXPIRE NX), whatever happens.
+_STORE = """
+if redis.call('HLEN', KEYS[2]) >= tonumber(ARGV[5]) then return 0 end
+if (redis.call('GET', KEYS[1]) or '0') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1] .. '|' .. ARGV[2], ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[4], 'NX')
+return 1
+"""
+
+# KEYS: pairs of (generation, pages hash), one pair per changed article. ARGV: GENERATION_TTL.
+_BUMP = """
+for i = 1, #KEYS, 2 do
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    redis.call('INCR', KEYS[i])
+  else
+    local t = redis.call('TIME')
+    redis.call('SET', KEYS[i], t[1] .. string.format('%06d', tonumber(t[2])))
+  end
+  redis.call('EXPIRE', KEYS[i], ARGV[1])
+  redis.call('DEL', KEYS[i + 1])
+end
+return #KEYS / 2
+"""
+
+def generation_key(prefix: str, article_id: str) -> str:
+    """The article's generation (also tags the comment counts that ``/counts`` keeps)."""
+    return f"{prefix}:tgen:{article_id}"
+
+
+def channel(prefix: str, article_id: str) -> str:
+    """The pub/sub channel of an article's live events (``civility.infra.live_events`` listens)."""
+    return f"{prefix}:live:{article_id}"
+
+
+def live_message(change: ThreadChange) -> str:
+    return json.dumps({"type": change.kind, "article_id": change.article_id, "comment_id": change.comment_id},
+                      separators=(",", ":"))
+
+
+class ThreadCache:
+    def __init__(self, redis: Redis, prefix: str, page_seconds: int):
+        self.redis = redis
+        self.prefix = prefix
+        self.page_seconds = page_seconds
+        self._lookup = redis.register_script(_LOOKUP)
+        self._store = redis.register_script(_STORE)
+
+    def generation_key(self, article_id: str) -> str:
+        return generation_key(self.prefix, article_id)
+
+    def pages_key(self, article_id: str) -> str:
+        return f"{self.prefix}:tpages:{article_id}"
+
+    # -- pages ----------------------------------------------------------------------------------
+    def page(self, article_id: str, variant: str) -> tuple[str | None, bytes | None]:
+        """(generation, the stored page or None); (None, None) when Redis cannot answer."""
+        try:
+            generation, page = self._lookup(keys=[self.generation_key(article_id), self.pages_key(article_id)],
+                                            args=[variant])
+        except RedisError:
+            return None, None
+        return generation.decode(), page or None
+
+    def store_page(self, article_id: str, generation: str, variant: str, page: bytes) -> None:
+        """Keep ``page``, computed after reading ``generation``, unless a write came in between."""
+        with contextlib.suppress(RedisError):
+            self._store(keys=[self.generation_key(article_id), self.pages_key(article_id)],
+                        args=[generation, variant, page, self.page_seconds, MAX_PAGES_PER_ARTICLE])
+
+    # -- after a write --------------------------------------------------------------------------
+    def announce(self, changes: list[ThreadChange], pipe: Pipeline) -> None:
+        """Queue on ``pipe`` new generations for the changed articles and their live events. Plain
+        EVAL, not EVALSHA: a pipeline holding scripts would first ask Redis whether it knows them."""
+        keys: list[str] = []
+        for article_id in dict.fromkeys(c.article_id for c in changes):
+            keys += [self.generation_key(article_id), self.pages_key(article_id)]
+        pipe.eval(_BUMP, len(keys), *keys, GENERATION_TTL)
+        for change in changes:
+            pipe.publish(channel(self.prefix, change.article_id), live_message(change))

@@ -1,0 +1,79 @@
+"""Public thread pages as bytes: serialised once, kept in Redis until a write changes the thread,
+and sent with an ETag and Cache-Control so that browsers and a CDN can reuse them too.
+
+What an anonymous reader sees of a thread is the same for everyone, so one copy serves all of them.
+A request carrying credentials (an identity token or an edit token) is answered from the database
+and marked private: the thread does not depend on who asks today, but nothing personal must ever
+be stored in, or served from, the shared copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from flask import Response, request
+
+from civility.comments import CommentService, check_article_id
+from civility.config import Settings
+from civility.infra.thread_cache import ThreadCache
+from service.schemas import ThreadOut
+
+_THREAD = ThreadOut()
+
+
+def encode(payload: Any) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def etag_of(body: bytes) -> str:
+    return hashlib.blake2b(body, digest_size=12).hexdigest()
+
+
+def carries_credentials() -> bool:
+    return "Authorization" in request.headers or "X-Edit-Token" in request.headers
+
+
+def json_response(body: bytes, cache_control: str, etag: str | None = None) -> Response:
+    """A JSON answer already serialised; with an ETag, a matching If-None-Match gets a 304."""
+    response = Response(body, mimetype="application/json")
+    response.headers["Cache-Control"] = cache_control
+    if etag is not None:
+        response.set_etag(etag)
+        response.headers["Vary"] = "Authorization, X-Edit-Token"
+        if etag in request.if_none_match:
+            response.status_code, response.data = 304, b""
+    return response
+
+
+def public(max_age: int, stale: int) -> str:
+    return f"public, max-age={max_age}, stale-while-revalidate={stale}" if max_age else "no-cache"
+
+
+class ThreadPages:
+    def __init__(self, comments: CommentService, cache: ThreadCache, settings: Settings):
+        self.comments = comments
+        self.cache = cache
+        self.cache_control = public(settings.thread_max_age, settings.stale_while_revalidate)
+
+    def _fresh(self, article_id: str, sort: str, limit: int, cursor: str | None) -> tuple[bytes, bool]:
+        page = self.comments.thread(article_id, sort, limit, cursor)
+        return encode(_THREAD.dump(page)), page.total > 0
+
+    def response(self, article_id: str, sort: str, limit: int, cursor: str | None) -> Response:
+        check_article_id(article_id)
+        if carries_credentials():
+            body, _ = self._fresh(article_id, sort, limit, cursor)
+            return json_response(body, "private, no-cache", etag_of(body))
+        variant = f"{sort}|{limit}|{cursor or ''}"
+        generation, stored = self.cache.page(article_id, variant)
+        if stored is not None:
+            etag, _, body = stored.partition(b"\n")
+            return json_response(body, self.cache_control, etag.decode())
+        body, worth_keeping = self._fresh(article_id, sort, limit, cursor)
+        etag = etag_of(body)
+        # Empty threads are cheap to read and would let made-up article ids fill Redis.
+        if generation is not None and worth_keeping:
+            self.cache.store_page(article_id, generation, variant, etag.encode() + b"\n" + body)
+        return json_response(body, self.cache_control, etag)
