@@ -4,9 +4,8 @@
 turn (a Lua script built here holds them); ``{n}`` in a path, body or header becomes a number unique
 to that request, so that posts are distinct, and ``{ip}`` in a header (X-Forwarded-For) an address
 unique to it, so that every request comes from another reader. ``wrk_load`` runs wrk as fast as it
-goes; ``at_rate`` adds a random think time per connection (mean ``connections / rate``, less the
-latency measured at full speed), a closed-loop approximation of a steady arrival rate: the caller
-reads the rate reached.
+goes, or with ``think_ms`` a random (exponential) think time per connection between requests, a
+closed-loop approximation of a steady arrival rate: the caller reads the rate reached.
 """
 
 from __future__ import annotations
@@ -135,13 +134,6 @@ def wrk_load(name: str, port: int, requests: list[Request], duration: float, *, 
     elapsed = data["duration_us"] / 1e6
     return WrkResult(name, data["requests"], elapsed, [], data["status_errors"] + data["socket_errors"],
                      p50_us=data["p50_us"], p90_us=data["p90_us"], p99_us=data["p99_us"], mean_us=data["mean_us"])
-
-
-def at_rate(name: str, port: int, requests: list[Request], duration: float, rate: float,
-            latency_s: float, connections: int = CONNECTIONS) -> WrkResult:
-    """About ``rate`` requests a second: each connection thinks for an exponential time between requests."""
-    think_ms = max(0.0, connections / rate - latency_s) * 1000
-    return wrk_load(name, port, requests, duration, think_ms=think_ms, connections=connections)
 
 
 def shuffled(requests: list[Request], seed: int = 7) -> list[Request]:

@@ -45,16 +45,22 @@ class EngagementService:
         now = utcnow()
         window = self.settings.share_dedup_seconds
         digest = hashlib.sha256(f"{client.key}|{article_id}|{network}".encode()).hexdigest()[:32]
-        verdict = self.cache.share_verdict(digest, window, int(now.timestamp()))
+        verdict, total = self.cache.share_verdict(digest, window, int(now.timestamp()), article_id)
         counted = False
         if verdict != REPEAT:
-            with self.db.transaction() as session:
-                repo = EngagementRepository(session)
-                since = now - timedelta(seconds=window)
-                if verdict == NEW or not repo.recent_share_exists(client.key, article_id, network, since):
-                    repo.add_share(article_id, network, client.key, now)
-                    counted = True
-        total = self.cache.bump_share_total(article_id) if counted else None
+            try:
+                with self.db.transaction() as session:
+                    repo = EngagementRepository(session)
+                    since = now - timedelta(seconds=window)
+                    if verdict == NEW or not repo.recent_share_exists(client.key, article_id, network, since):
+                        repo.add_share(article_id, network, client.key, now)
+                        counted = True
+            except Exception:
+                if total is not None:  # counted in the cache, not recorded: take it back
+                    self.cache.take_back_share(article_id)
+                raise
+        if counted and total is None:
+            total = self.cache.bump_share_total(article_id)
         if total is None:
             total = self.share_totals([article_id])[article_id]
         return {"article_id": article_id, "network": network, "total": total, "counted": counted}

@@ -117,7 +117,7 @@ def emit(session: Session, event: str, data: dict[str, Any], now: datetime | Non
         raise ValueError(f"unknown webhook event {event!r}")
     now = now or utcnow()
     repo = WebhookRepository(session)
-    ids = [repo.add_delivery(endpoint.id, event, data, now, now).id for endpoint in repo.subscribed(event)]
+    ids = [repo.add_delivery(endpoint_id, event, data, now, now).id for endpoint_id in repo.subscribed(event)]
     session.info.setdefault(_SESSION_KEY, []).extend(ids)
     return len(ids)
 

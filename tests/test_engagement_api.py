@@ -293,3 +293,18 @@ def test_a_flooding_client_gets_429_with_retry_after_others_are_unaffected(app_f
     comments = [client.post(f"/api/v1/articles/{ARTICLE}/comments", json={"body": "hi", "author_name": "a"},
                             **as_client(3)).status_code for _ in range(3)]
     assert comments == [202, 202, 429]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_share_the_database_failed_to_record_is_taken_back_from_the_cached_total(client, db, redis_client,
+                                                                                   redis_prefix):
+    assert share(client, "x", n=1).json["total"] == 1  # the article's total is now cached
+    # Redis has known every share for longer than the dedup window: it alone decides a share is new.
+    redis_client.set(f"{redis_prefix}:share-seen-since", 0)
+    with db.transaction() as session:
+        session.execute(text("ALTER TABLE share_events RENAME TO share_events_away"))
+    assert share(client, "x", n=2).status_code == 503
+    assert redis_client.hget(f"{redis_prefix}:share-totals", ARTICLE) == b"1"
+    with db.transaction() as session:
+        session.execute(text("ALTER TABLE share_events_away RENAME TO share_events"))
+    assert share(client, "x", n=3).json == {"article_id": ARTICLE, "network": "x", "total": 2, "counted": True}

@@ -7,6 +7,10 @@ remain in Redis.
 
 from __future__ import annotations
 
+import concurrent.futures
+import gzip
+import json
+
 import pytest
 from sqlalchemy import event
 
@@ -192,3 +196,30 @@ def test_counts_warm_ask_the_database_nothing_and_follow_publications(client, dr
     published(client, drain, "A second opinion.", who=2)
     client.post(f"/api/v1/articles/{ARTICLE}/shares", json={"network": "x"}, **as_client(4))
     assert client.get("/api/v1/counts", query_string=ids).json["counts"][ARTICLE] == {"comments": 2, "shares": 2}
+
+
+def test_after_a_write_one_reader_rebuilds_the_page_and_the_others_wait_for_it(redis_client, redis_prefix):
+    cache = ThreadCache(redis_client, redis_prefix, 60)
+    generation, page = cache.page("a2", "oldest|50|")  # the first reader: it claims the build
+    assert page is None
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        second = pool.submit(cache.page, "a2", "oldest|50|")  # waits while the build is claimed
+        cache.store_page("a2", generation, "oldest|50|", b"etag\n{\"built\": 1}")
+        assert second.result(timeout=10) == (generation, b"etag\n{\"built\": 1}")
+    # A builder that gives up (an empty thread, an error) lets the next reader build at once.
+    generation, _ = cache.page("a2", "newest|50|")
+    cache.give_up_page("a2", "newest|50|")
+    assert redis_client.exists(cache.build_key("a2", "newest|50|")) == 0
+
+
+def test_pages_go_gzipped_to_clients_that_accept_it_and_plain_to_the_others(client, drain, queries):
+    published(client, drain)
+    plain = warm(client, queries)
+    assert "Content-Encoding" not in plain.headers
+    zipped = client.get(THREAD, headers={"Accept-Encoding": "gzip, deflate, br"})
+    assert zipped.headers["Content-Encoding"] == "gzip" and "Accept-Encoding" in zipped.headers["Vary"]
+    assert json.loads(gzip.decompress(zipped.data)) == plain.json
+    assert zipped.headers["ETag"] == plain.headers["ETag"][:-1] + '-gz"'
+    # Either representation's ETag revalidates.
+    for etag in (plain.headers["ETag"], zipped.headers["ETag"]):
+        assert client.get(THREAD, headers={"If-None-Match": etag, "Accept-Encoding": "gzip"}).status_code == 304

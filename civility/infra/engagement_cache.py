@@ -22,9 +22,12 @@ from civility.infra.thread_cache import generation_key
 SHARE_CACHE_TTL = 300
 TRENDING_CACHE_TTL = 30
 
-# One round trip decides whether a share is new. The "since" key records when Redis last started
-# empty: until a full dedup window has passed since then, its memory of recent shares may be
-# incomplete, so the caller must confirm with the database (returns 0). -1: a repeat; 1: new.
+# One round trip decides whether a share is new and, when it is, counts it in the cached total
+# (the caller takes it back if the database then fails to record it). The "since" key records
+# when Redis last started empty: until a full dedup window has passed since then, its memory of
+# recent shares may be incomplete, so the caller must confirm with the database (verdict 0).
+# KEYS: the share's dedup key, "since", share totals. ARGV: window, now, article id.
+# -> {verdict: -1 a repeat, 1 new, 0 ask the database; the new cached total or false}
 _CHECK_SHARE = """
 local since = tonumber(redis.call('GET', KEYS[2]))
 if not since then
@@ -32,18 +35,22 @@ if not since then
   redis.call('SET', KEYS[2], ARGV[2])
 end
 if not redis.call('SET', KEYS[1], 1, 'NX', 'EX', ARGV[1]) then
-  return -1
+  return {-1, false}
 end
 if tonumber(ARGV[2]) - since < tonumber(ARGV[1]) then
-  return 0
+  return {0, false}
 end
-return 1
+if redis.call('HEXISTS', KEYS[3], ARGV[3]) == 1 then
+  return {1, redis.call('HINCRBY', KEYS[3], ARGV[3], 1)}
+end
+return {1, false}
 """
 
-# Count a share in the cache if the cache holds the article; returns the new total or false.
+# Count a share (ARGV[2]: 1, or -1 to take one back) in the cache if the cache holds the
+# article; returns the new total or false.
 _BUMP_IF_CACHED = """
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
-  return redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+  return redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
 end
 return false
 """
@@ -115,18 +122,27 @@ class EngagementCache:
     def _key(self, *parts: str) -> str:
         return ":".join([self.prefix, *parts])
 
-    def share_verdict(self, digest: str, window_seconds: int, now_seconds: int) -> int:
-        """NEW, REPEAT, or ASK_THE_DATABASE when Redis cannot tell (or is down)."""
+    def share_verdict(self, digest: str, window_seconds: int, now_seconds: int,
+                      article_id: str) -> tuple[int, int | None]:
+        """(NEW, REPEAT or ASK_THE_DATABASE, the new cached total when NEW counted it there).
+        ASK_THE_DATABASE also when Redis cannot tell, or is down."""
         try:
-            return int(self._check_share(keys=[self._key("share-seen", digest), self._key("share-seen-since")],
-                                         args=[max(1, window_seconds), now_seconds]))
+            verdict, total = self._check_share(
+                keys=[self._key("share-seen", digest), self._key("share-seen-since"), self._key("share-totals")],
+                args=[max(1, window_seconds), now_seconds, article_id])
         except RedisError:
-            return ASK_THE_DATABASE
+            return ASK_THE_DATABASE, None
+        return int(verdict), None if total is None else int(total)
+
+    def take_back_share(self, article_id: str) -> None:
+        """The database did not record a share that ``share_verdict`` counted in the cache."""
+        with contextlib.suppress(RedisError):
+            self._bump(keys=[self._key("share-totals")], args=[article_id, -1])
 
     def bump_share_total(self, article_id: str) -> int | None:
         """The article's new total if the cache holds it, else None."""
         try:
-            total = self._bump(keys=[self._key("share-totals")], args=[article_id])
+            total = self._bump(keys=[self._key("share-totals")], args=[article_id, 1])
         except RedisError:
             return None
         return None if total is None else int(total)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 
 from redis import Redis
 from redis.client import Pipeline
@@ -26,19 +27,32 @@ from civility.thread_changes import ThreadChange
 GENERATION_TTL = 30 * 24 * 3600
 # Distinct pages kept per article (sorts, limits, cursors): crafted cursors cannot fill Redis.
 MAX_PAGES_PER_ARTICLE = 48
+# A reader who finds a page being rebuilt waits this long for it at most, then builds it too (the
+# lock lasts a little longer, so a builder that died holds nobody up for more than that).
+WAIT_FOR_BUILD_SECONDS, BUILD_LOCK_MS, POLL_SECONDS = 0.25, 1000, 0.004
 
 # An article whose generation is unknown (never written since it expired or was lost) reads as
 # generation "0": the first write after that sets a clock-based one and drops every page, so a
 # page stored under "0" never outlives the state it was computed from.
-# KEYS: generation, pages hash. ARGV: the page's variant. -> {generation, page or false}
+# On a miss the first reader claims the page (a short lock), so that after a write one request
+# rebuilds it while the others wait for it, rather than all of them querying the database at once.
+# KEYS: generation, pages hash, the page's build lock. ARGV: the page's variant, the lock's
+# milliseconds (0: do not claim). -> {generation, page or false, claimed (1 or 0)}
 _LOOKUP = """
 local g = redis.call('GET', KEYS[1]) or '0'
-return {g, redis.call('HGET', KEYS[2], g .. '|' .. ARGV[1])}
+local page = redis.call('HGET', KEYS[2], g .. '|' .. ARGV[1])
+local claimed = 0
+if not page and tonumber(ARGV[2]) > 0 and redis.call('SET', KEYS[3], g, 'NX', 'PX', ARGV[2]) then
+  claimed = 1
+end
+return {g, page, claimed}
 """
 
-# KEYS: generation, pages hash. ARGV: generation read before the database, variant, page, TTL, cap.
-# Pages expire at most TTL seconds after the first one was stored (EXPIRE NX), whatever happens.
+# KEYS: generation, pages hash, the page's build lock. ARGV: generation read before the database,
+# variant, page, TTL, cap. Pages expire at most TTL seconds after the first one was stored
+# (EXPIRE NX), whatever happens.
 _STORE = """
+redis.call('DEL', KEYS[3])
 if redis.call('HLEN', KEYS[2]) >= tonumber(ARGV[5]) then return 0 end
 if (redis.call('GET', KEYS[1]) or '0') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[2], ARGV[1] .. '|' .. ARGV[2], ARGV[3])
@@ -91,20 +105,42 @@ class ThreadCache:
         return f"{self.prefix}:tpages:{article_id}"
 
     # -- pages ----------------------------------------------------------------------------------
+    def build_key(self, article_id: str, variant: str) -> str:
+        return f"{self.prefix}:tbuild:{article_id}:{variant}"
+
+    def _look(self, article_id: str, variant: str, claim: bool) -> tuple[str, bytes | None, bool]:
+        generation, page, claimed = self._lookup(
+            keys=[self.generation_key(article_id), self.pages_key(article_id), self.build_key(article_id, variant)],
+            args=[variant, BUILD_LOCK_MS if claim else 0])
+        return generation.decode(), page or None, bool(claimed)
+
     def page(self, article_id: str, variant: str) -> tuple[str | None, bytes | None]:
-        """(generation, the stored page or None); (None, None) when Redis cannot answer."""
+        """(generation, the stored page), or (generation, None): build the page and ``store_page``
+        it. When another request is already building it, wait for that one (a short while).
+        (None, None) when Redis cannot answer."""
         try:
-            generation, page = self._lookup(keys=[self.generation_key(article_id), self.pages_key(article_id)],
-                                            args=[variant])
+            generation, page, claimed = self._look(article_id, variant, claim=True)
+            deadline = time.monotonic() + WAIT_FOR_BUILD_SECONDS
+            while page is None and not claimed and time.monotonic() < deadline:
+                time.sleep(POLL_SECONDS)
+                now, page, _ = self._look(article_id, variant, claim=False)
+                if now != generation:  # a newer write: this reader builds from the newer state
+                    return now, None
         except RedisError:
             return None, None
-        return generation.decode(), page or None
+        return generation, page
 
     def store_page(self, article_id: str, generation: str, variant: str, page: bytes) -> None:
         """Keep ``page``, computed after reading ``generation``, unless a write came in between."""
         with contextlib.suppress(RedisError):
-            self._store(keys=[self.generation_key(article_id), self.pages_key(article_id)],
+            self._store(keys=[self.generation_key(article_id), self.pages_key(article_id),
+                              self.build_key(article_id, variant)],
                         args=[generation, variant, page, self.page_seconds, MAX_PAGES_PER_ARTICLE])
+
+    def give_up_page(self, article_id: str, variant: str) -> None:
+        """Not storing the page after all (an empty thread, an error): let the waiters build it."""
+        with contextlib.suppress(RedisError):
+            self.redis.delete(self.build_key(article_id, variant))
 
     # -- after a write --------------------------------------------------------------------------
     def announce(self, changes: list[ThreadChange], pipe: Pipeline) -> None:

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session
 
 from civility.store.models import WebhookDelivery, WebhookEndpoint
 
+_ENABLED_ENDPOINTS = select(WebhookEndpoint.id, WebhookEndpoint.events).where(WebhookEndpoint.disabled_at.is_(None))
+
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 
 
@@ -37,10 +39,11 @@ class WebhookRepository:
         self.session.execute(delete(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id))
         return True
 
-    def subscribed(self, event: str) -> list[WebhookEndpoint]:
-        """Enabled endpoints subscribed to ``event`` (the lists are short: filtered here)."""
-        stmt = select(WebhookEndpoint).where(WebhookEndpoint.disabled_at.is_(None))
-        return [e for e in self.session.scalars(stmt) if event in (e.events or [])]
+    def subscribed(self, event: str) -> list[int]:
+        """The ids of the enabled endpoints subscribed to ``event`` (the lists are short: filtered
+        here). Every new comment asks, so it is a Core statement built once, with no ORM objects."""
+        rows = self.session.connection().execute(_ENABLED_ENDPOINTS)
+        return [endpoint_id for endpoint_id, events in rows if event in (events or [])]
 
     def add_delivery(self, endpoint_id: int, event: str, payload: dict[str, Any], now: datetime,
                      due: datetime) -> WebhookDelivery:
