@@ -254,6 +254,8 @@ def cold_reads(port: int, comment_ids: list[int], count: int = 200) -> list[floa
     for i in range(count + 10):
         status, _, _ = conn.send("POST", f"/api/v1/comments/{comment_ids[i % len(comment_ids)]}/votes",
                                  {"value": 1 if i % 2 else -1}, {"X-Forwarded-For": f"192.168.{i // 250}.{i % 250}"})
+        if status != 200:
+            raise RuntimeError(f"the vote before a cold read answered {status}")
         status, _, seconds = conn.send("GET", thread_path(THREAD), headers=GZIP)
         if status != 200:
             raise RuntimeError(f"cold read answered {status}")
@@ -263,29 +265,23 @@ def cold_reads(port: int, comment_ids: list[int], count: int = 200) -> list[floa
     return latencies
 
 
-def uncached(port: int, article: str, sort: str, count: int = 60) -> float:
-    """Median of ``count`` sequential uncached reads of page 1 (an edit token skips the cache)."""
+def sequential_gets(port: int, path: str, headers: dict | None = None, count: int = 300,
+                    warmup: int = 20) -> list[float]:
+    """Latencies of ``count`` GETs, one at a time on one connection, after ``warmup`` of them."""
     conn, latencies = Connection(port), []
-    for i in range(count + 5):
-        status, _, seconds = conn.send("GET", thread_path(article, sort), headers={"X-Edit-Token": "bench"})
+    for i in range(count + warmup):
+        status, _, seconds = conn.send("GET", path, headers=headers)
         if status != 200:
-            raise RuntimeError(f"uncached read answered {status}")
-        if i >= 5:
-            latencies.append(seconds)
-    conn.close()
-    return statistics.median(latencies)
-
-
-def counts_at_low_load(port: int, count: int = 300) -> list[float]:
-    conn, latencies = Connection(port), []
-    for i in range(count + 20):
-        status, _, seconds = conn.send("GET", COUNTS[0].path)
-        if status != 200:
-            raise RuntimeError(f"/counts answered {status}")
-        if i >= 20:
+            raise RuntimeError(f"GET {path} answered {status}")
+        if i >= warmup:
             latencies.append(seconds)
     conn.close()
     return latencies
+
+
+def uncached(port: int, article: str, sort: str) -> float:
+    """Median of 60 sequential uncached reads of page 1 (an edit token skips the cache)."""
+    return statistics.median(sequential_gets(port, thread_path(article, sort), {"X-Edit-Token": "bench"}, 60, 5))
 
 
 def pct(values: list[float], q: float) -> float:
@@ -336,7 +332,7 @@ def measure_civility(label: str, env: dict, driver: Driver) -> dict:
         results["uncached"] = {sort: (uncached(server.port, THREAD, sort), uncached(server.port, BIG_THREAD, sort))
                                for sort in SORTS}
         results["cold"] = cold_reads(server.port, ids)
-        results["counts_idle"] = counts_at_low_load(server.port)
+        results["counts_idle"] = sequential_gets(server.port, COUNTS[0].path)
         print(f"{label}: scenarios under load ...", flush=True)
         results["read"] = driver.run(f"{label} GET thread, warm ({PAGE} of {SMALL})", server, READ)
         results["counts"] = driver.run(f"{label} GET /counts (100 ids)", server, COUNTS)

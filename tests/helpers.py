@@ -192,13 +192,18 @@ def running_gunicorn(settings: Settings, log_path: Path, workers: int = 1, threa
         wait_until(ready, 60, 0.1, message=lambda: f"gunicorn to answer /healthz:\n{server.log()}")
         yield server
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(10)
+        stop_group(process)
+
+
+def stop_group(process: subprocess.Popen) -> None:
+    """SIGTERM the process group ``process`` leads; SIGKILL it if it has not exited after 20 s."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
 
 
 def raw_request(port: int, data: bytes, host: str = "127.0.0.1") -> bytes:

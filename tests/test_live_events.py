@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -20,7 +18,7 @@ import pytest
 from civility.infra.live_events import HEARTBEAT, KINDS, RESYNC, frame_of, opening
 from civility.infra.thread_cache import live_message
 from civility.thread_changes import CHANGED, EDITED, PUBLISHED, REMOVED, VOTES, ThreadChange
-from tests.helpers import ROOT, free_port, running_gunicorn, settings_env, wait_until
+from tests.helpers import ROOT, free_port, running_gunicorn, settings_env, stop_group, wait_until
 
 ARTICLE = "world/live-thread"
 DEAD_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1
@@ -104,13 +102,7 @@ def civility_live(settings, log_path: Path, *args: str, **extra_env: str) -> Ite
         wait_until(healthy, 30, 0.1, message=lambda: f"civility live to answer:\n{live.log()}")
         yield live
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        stop_group(process)
 
 
 def _post(client, body: str, n: int = 1) -> dict:
