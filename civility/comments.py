@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 # Article ids are the news site's own (a slug, a path or a number).
 ARTICLE_ID_PATTERN = r"[A-Za-z0-9\-_.:/]{1,128}"
 _ARTICLE_ID = re.compile(ARTICLE_ID_PATTERN)
+_ARTICLE_IDS = re.compile(rf"{ARTICLE_ID_PATTERN}(?:\n{ARTICLE_ID_PATTERN})*")
 SORTS = ("oldest", "newest", "top")  # the first is the default
 
 def check_article_id(article_id: str) -> str:
@@ -36,6 +37,18 @@ def check_article_id(article_id: str) -> str:
         raise Invalid("invalid article_id",
                       {"article_id": ["1 to 128 characters of letters, digits and -_.:/"]})
     return article_id
+
+
+def check_article_ids(article_ids: list[str]) -> None:
+    """Each one as ``check_article_id`` does, in one regular expression over them all (/counts
+    takes a hundred on every page view); only a failure looks at them one by one, for its error."""
+    try:
+        joined = "\n".join(article_ids)
+    except TypeError:
+        joined = ""
+    if not _ARTICLE_IDS.fullmatch(joined):
+        for article_id in article_ids:
+            check_article_id(article_id)
 
 
 def _hash_token(token: str) -> str:
@@ -93,9 +106,16 @@ class CommentService:
         name = clean_name(name)
         edit_token = secrets.token_urlsafe(24)
         now = utcnow()
+        # Built before the transaction, which should hold the database (SQLite's write lock, the
+        # article's row of counts) no longer than its statements take.
+        comment = Comment(
+            article_id=article_id, parent_id=None, author_name=name, author_id=reader.sub if reader else None,
+            body=body, html=render_html(body), edit_token_hash=_hash_token(edit_token), client_hash=client.key,
+        )
+        event = lifecycle.submit(comment, self.settings.moderation_mode, _reader_actor(reader, name), now,
+                                 self.settings.scoring_deadline_seconds)
         with self.db.transaction() as session:
             repo = self._repo(session)
-            top_parent = None
             if parent_id is not None:
                 parent = repo.get(parent_id)
                 # A comment the reader cannot see does not exist for them, as when reading it.
@@ -104,19 +124,13 @@ class CommentService:
                 if parent.article_id != article_id:
                     raise Invalid("invalid parent_id", {"parent_id": ["no such comment on this article"]})
                 # Threads are one level deep: a reply to a reply joins the same top-level thread.
-                top_parent = parent.parent_id or parent.id
-            comment = Comment(
-                article_id=article_id, parent_id=top_parent, author_name=name,
-                author_id=reader.sub if reader else None, body=body, html=render_html(body),
-                edit_token_hash=_hash_token(edit_token), client_hash=client.key,
-                heuristics=spam_reasons(repo, body, client.key, now) or None,
-            )
-            event = lifecycle.submit(comment, self.settings.moderation_mode, _reader_actor(reader, name), now,
-                                     self.settings.scoring_deadline_seconds)
+                comment.parent_id = parent.parent_id or parent.id
+            comment.heuristics = spam_reasons(repo, body, client.key, now) or None
             repo.add(comment)
-            repo.record(comment, event)
             webhooks.comment_created(session, comment, event)
             scoring.request_score(session, comment.id, comment.revision)
+            # Last: counting a publication locks the article's row of counts until the commit.
+            repo.record(comment, event)
         comment.edit_token = edit_token
         return comment
 

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from civility import lifecycle, thread_changes, webhooks
-from civility.comments import check_article_id
+from civility.comments import check_article_id, check_article_ids
 from civility.config import Settings
 from civility.errors import Forbidden, Invalid, NotFound
 from civility.identity import Client
@@ -48,17 +48,18 @@ class EngagementService:
         verdict, total = self.cache.share_verdict(digest, window, int(now.timestamp()), article_id)
         counted = False
         if verdict != REPEAT:
+            since = None if verdict == NEW else now - timedelta(seconds=window)
             try:
                 with self.db.transaction() as session:
-                    repo = EngagementRepository(session)
-                    since = now - timedelta(seconds=window)
-                    if verdict == NEW or not repo.recent_share_exists(client.key, article_id, network, since):
-                        repo.add_share(article_id, network, client.key, now)
-                        counted = True
+                    counted = EngagementRepository(session).add_share(article_id, network, client.key, now,
+                                                                      unless_since=since)
             except Exception:
                 if total is not None:  # counted in the cache, not recorded: take it back
                     self.cache.take_back_share(article_id)
                 raise
+            if not counted and total is not None:  # the database knew it: a repeat after all
+                self.cache.take_back_share(article_id)
+                total = None
         if counted and total is None:
             total = self.cache.bump_share_total(article_id)
         if total is None:
@@ -85,14 +86,23 @@ class EngagementService:
         return {"article_id": article_id, "total": sum(networks.values()), "networks": networks}
 
     # -- counts and trending ----------------------------------------------------------------------
-    def counts(self, article_ids: list[str]) -> dict[str, Any]:
+    @staticmethod
+    def _count_ids(article_ids: list[str]) -> list[str]:
         unique = list(dict.fromkeys(article_ids))
         if not unique:
             raise Invalid("invalid article_id", {"article_id": ["give at least one article_id"]})
         if len(unique) > MAX_COUNT_IDS:
             raise Invalid("too many article ids", {"article_id": [f"at most {MAX_COUNT_IDS}"]})
-        for article_id in unique:
-            check_article_id(article_id)
+        check_article_ids(unique)
+        return unique
+
+    def warm_counts(self, article_ids: list[str]) -> bytes | None:
+        """``counts`` as JSON, straight from Redis when it holds every total asked for; None when
+        one must be rebuilt (``counts`` does that)."""
+        return self.cache.counts_answer(self._count_ids(article_ids))
+
+    def counts(self, article_ids: list[str]) -> dict[str, Any]:
+        unique = self._count_ids(article_ids)
         cached = self.cache.counts(unique)
         comments, shares = cached.comments, cached.shares
         lacking_comments = [a for a in unique if a not in comments]

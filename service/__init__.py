@@ -5,6 +5,7 @@ from __future__ import annotations
 from apiflask import APIFlask
 from flask import request
 from flask_cors import CORS
+from flask_cors.core import get_cors_options
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from civility.comments import CommentService
@@ -25,8 +26,10 @@ from service.api import CommentIdConverter, comments, engagement, moderation, pe
 from service.api import live as live_api
 from service.api import readers as readers_api
 from service.context import Services
+from service.fast_lane import FastLane
+from service.headers import SECURITY_HEADERS
 from service.schemas import ErrorOut
-from service.thread_pages import ThreadPages
+from service.thread_pages import ThreadPages, public
 
 __version__ = "0.1.0"
 
@@ -79,10 +82,10 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     app.register_blueprint(docs.bp)  # /docs: our own Swagger UI page (see service/docs.py)
     # Perspective's protocol at CIVILITY_PERSPECTIVE_PREFIX (docs/perspective.md); not in /openapi.json.
     perspective.install(app, settings.perspective_prefix)
-    CORS(app, resources={PUBLIC_API: {"origins": list(settings.allowed_origins)}},
-         allow_headers=["Content-Type", "Authorization", "X-Edit-Token"],
-         expose_headers=["Retry-After"], max_age=600)
-    app.extensions["civility_metrics"] = metrics.install(app)
+    cors = {"origins": list(settings.allowed_origins), "expose_headers": ["Retry-After"], "max_age": 600,
+            "allow_headers": ["Content-Type", "Authorization", "X-Edit-Token"]}
+    CORS(app, resources={PUBLIC_API: cors})
+    app.extensions["civility_metrics"] = http_metrics = metrics.install(app)
 
     # Registered before the rate limiter's own hook, so it runs after it (Flask runs them in reverse).
     @app.after_request
@@ -107,10 +110,15 @@ def create_app(settings: Settings | None = None) -> APIFlask:
 
     @app.after_request
     def _security_headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
         if request.path.startswith("/api/"):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
+    # Outermost, so that a cache hit of a thread page or of /counts never reaches Flask.
+    services = app.extensions["civility"]
+    app.wsgi_app = FastLane(  # type: ignore[method-assign]
+        app.wsgi_app, services.thread_pages, services.engagement, http_metrics, get_cors_options(app, cors),
+        public(settings.counts_max_age, settings.stale_while_revalidate))
     return app

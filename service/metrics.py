@@ -42,13 +42,27 @@ class BacklogCollector:
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
-def install(app: Flask) -> CollectorRegistry:
-    registry = CollectorRegistry()
-    requests = Counter("civility_http_requests_total", "HTTP requests", ["endpoint", "method", "status"],
-                       registry=registry)
-    latency = Histogram("civility_http_request_seconds", "HTTP request latency", ["endpoint"],
-                        registry=registry, buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
-    registry.register(BacklogCollector(app))
+class HttpMetrics:
+    """Request counts and latency per endpoint: recorded by Flask's hooks, and by
+    ``service.fast_lane`` for the requests it answers before Flask."""
+
+    def __init__(self, app: Flask):
+        self.registry = CollectorRegistry()
+        self.requests = Counter("civility_http_requests_total", "HTTP requests", ["endpoint", "method", "status"],
+                                registry=self.registry)
+        self.latency = Histogram("civility_http_request_seconds", "HTTP request latency", ["endpoint"],
+                                 registry=self.registry,
+                                 buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+        self.registry.register(BacklogCollector(app))
+
+    def record(self, endpoint: str, method: str, status: int, seconds: float | None) -> None:
+        self.requests.labels(endpoint, method if method in METHODS else "other", str(status)).inc()
+        if seconds is not None:
+            self.latency.labels(endpoint).observe(seconds)
+
+
+def install(app: Flask) -> HttpMetrics:
+    metrics = HttpMetrics(app)
 
     @app.before_request
     def _start_timer():
@@ -56,12 +70,10 @@ def install(app: Flask) -> CollectorRegistry:
 
     @app.after_request
     def _record(response):
-        endpoint = request.endpoint or "unknown"  # the route's name, never the raw path
-        method = request.method if request.method in METHODS else "other"
-        requests.labels(endpoint, method, str(response.status_code)).inc()
         started = g.get("_civility_started")
-        if started is not None:
-            latency.labels(endpoint).observe(time.perf_counter() - started)
+        # The route's name, never the raw path.
+        metrics.record(request.endpoint or "unknown", request.method, response.status_code,
+                       None if started is None else time.perf_counter() - started)
         return response
 
-    return registry
+    return metrics

@@ -39,5 +39,5 @@ def readyz():
 def metrics():
     if not may_see_operations():
         return error_response(403, "metrics need CIVILITY_METRICS_TOKEN or a client on CIVILITY_METRICS_NETWORKS")
-    registry = current_app.extensions["civility_metrics"]
+    registry = current_app.extensions["civility_metrics"].registry
     return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

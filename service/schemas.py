@@ -65,10 +65,14 @@ class CommentEditIn(Lenient):
     body = text(MAX_BODY_CHARS, "the new text", required=True)
 
 
+# A thread page's query (also read by service.fast_lane, which must accept exactly what this does).
+PAGE_SIZE, MAX_PAGE_SIZE, MAX_CURSOR_CHARS = 50, 100, 512
+
+
 class ThreadQuery(Lenient):
     sort = String(load_default=SORTS[0], validate=OneOf(SORTS))
-    limit = Integer(load_default=50, validate=Range(1, 100))
-    cursor = String(load_default=None, validate=Length(max=512))
+    limit = Integer(load_default=PAGE_SIZE, validate=Range(1, MAX_PAGE_SIZE))
+    cursor = String(load_default=None, validate=Length(max=MAX_CURSOR_CHARS))
 
 
 class RepliesQuery(Lenient):

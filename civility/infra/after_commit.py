@@ -35,8 +35,7 @@ def install(db: Database, redis: Redis, settings: Settings) -> ThreadCache:
         if not (changes or scores or deliveries):
             return
         try:
-            pipe = redis.pipeline()
-            pipe.multi()  # before any command: RQ's enqueue would switch to MULTI itself, too late
+            pipe = redis.pipeline()  # MULTI ... EXEC: all of it or nothing
             if changes:
                 cache.announce(changes, pipe)
             for comment_id, revision in scores:

@@ -14,7 +14,7 @@ from typing import Any
 from redis import Redis
 from redis.exceptions import RedisError
 
-from civility.infra.thread_cache import generation_key
+from civility.infra.thread_cache import counts_parts_key, generation_key
 
 # Share totals per article live in one Redis hash (one HMGET answers /counts for 100 articles).
 # It is a read-through copy of the database's aggregates and expires as a whole, which bounds how
@@ -22,11 +22,20 @@ from civility.infra.thread_cache import generation_key
 SHARE_CACHE_TTL = 300
 TRENDING_CACHE_TTL = 30
 
-# One round trip decides whether a share is new and, when it is, counts it in the cached total
-# (the caller takes it back if the database then fails to record it). The "since" key records
-# when Redis last started empty: until a full dedup window has passed since then, its memory of
-# recent shares may be incomplete, so the caller must confirm with the database (verdict 0).
-# KEYS: the share's dedup key, "since", share totals. ARGV: window, now, article id.
+# Keeps an article's part of /counts (see ``_COUNTS``) in step with its new share total; spliced
+# into the scripts that change the total. A total that is not cached drops the part instead.
+def _set_part_shares(parts_key: str, article_id: str, total: str) -> str:
+    return (f"local part = redis.call('HGET', {parts_key}, {article_id})\n"
+            f"  if part then redis.call('HSET', {parts_key}, {article_id}, "
+            f"(string.gsub(part, '\"shares\":%-?%d+', '\"shares\":' .. {total}))) end")
+
+
+# One round trip decides whether a share is new and, unless it is a repeat, counts it in the
+# cached total (the caller takes it back if the database then fails to record it, or finds it a
+# repeat). The "since" key records when Redis last started empty: until a full dedup window has
+# passed since then, its memory of recent shares may be incomplete, so the caller must confirm
+# with the database (verdict 0).
+# KEYS: the share's dedup key, "since", share totals, /counts parts. ARGV: window, now, article id.
 # -> {verdict: -1 a repeat, 1 new, 0 ask the database; the new cached total or false}
 _CHECK_SHARE = """
 local since = tonumber(redis.call('GET', KEYS[2]))
@@ -37,44 +46,61 @@ end
 if not redis.call('SET', KEYS[1], 1, 'NX', 'EX', ARGV[1]) then
   return {-1, false}
 end
+local verdict = 1
 if tonumber(ARGV[2]) - since < tonumber(ARGV[1]) then
-  return {0, false}
+  verdict = 0
 end
 if redis.call('HEXISTS', KEYS[3], ARGV[3]) == 1 then
-  return {1, redis.call('HINCRBY', KEYS[3], ARGV[3], 1)}
+  local total = redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
+  """ + _set_part_shares("KEYS[4]", "ARGV[3]", "total") + """
+  return {verdict, total}
 end
-return {1, false}
+redis.call('HDEL', KEYS[4], ARGV[3])
+return {verdict, false}
 """
 
 # Count a share (ARGV[2]: 1, or -1 to take one back) in the cache if the cache holds the
-# article; returns the new total or false.
+# article; returns the new total or false. KEYS: share totals, /counts parts.
 _BUMP_IF_CACHED = """
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
-  return redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
+  local total = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
+  """ + _set_part_shares("KEYS[2]", "ARGV[1]", "total") + """
+  return total
 end
+redis.call('HDEL', KEYS[2], ARGV[1])
 return false
 """
 
-# /counts in one round trip. KEYS: share totals, comment totals, then each article's thread
-# generation (civility.infra.thread_cache). ARGV: the article ids. A comment total is stored as
-# "generation|count" and holds only while the article's generation is unchanged; for the others
-# the answer carries the generation to store a fresh count under.
+# /counts, when the fast way (``counts_answer``) misses. KEYS: share totals, comment totals, /counts
+# parts, then each article's thread generation (civility.infra.thread_cache). ARGV: the parts' TTL,
+# the cap on fields, then the article ids. A comment total is stored as "generation|count" and holds
+# only while the article's generation is unchanged; for the others the answer carries the generation
+# to store a fresh count under. An article whose totals both hold gets its part of the answer
+# ('"id":{"comments":3,"shares":1}') stored, in this same script: a share or a write in between would
+# otherwise leave a stale part behind.
 _COUNTS = """
-local shares = redis.call('HMGET', KEYS[1], unpack(ARGV))
-local tagged = redis.call('HMGET', KEYS[2], unpack(ARGV))
+local ids = {unpack(ARGV, 3)}
+local shares = redis.call('HMGET', KEYS[1], unpack(ids))
+local tagged = redis.call('HMGET', KEYS[2], unpack(ids))
+local room = redis.call('HLEN', KEYS[3]) < tonumber(ARGV[2])
 local comments, stale = {}, {}
-for i = 1, #ARGV do
-  local g = redis.call('GET', KEYS[i + 2]) or '0'
+for i = 1, #ids do
+  local g = redis.call('GET', KEYS[i + 3]) or '0'
   local t = tagged[i]
   local bar = t and string.find(t, '|', 1, true)
   if bar and string.sub(t, 1, bar - 1) == g then
     comments[i] = string.sub(t, bar + 1)
     stale[i] = false
+    if shares[i] and (room or comments[i] ~= '0' or shares[i] ~= '0') then
+      local part = '"' .. ids[i] .. '":{"comments":' .. comments[i] .. ',"shares":' .. shares[i] .. '}'
+      redis.call('HSET', KEYS[3], ids[i], part)
+    end
   else
     comments[i] = false
     stale[i] = g
   end
 end
+redis.call('EXPIRE', KEYS[3], ARGV[1], 'NX')
 return {shares, comments, stale}
 """
 
@@ -117,6 +143,7 @@ class EngagementCache:
         self._check_share = redis.register_script(_CHECK_SHARE)
         self._bump = redis.register_script(_BUMP_IF_CACHED)
         self._counts = redis.register_script(_COUNTS)
+        self.parts_key = counts_parts_key(prefix)
         self._store_counts = redis.register_script(_STORE_COUNTS)
 
     def _key(self, *parts: str) -> str:
@@ -124,11 +151,12 @@ class EngagementCache:
 
     def share_verdict(self, digest: str, window_seconds: int, now_seconds: int,
                       article_id: str) -> tuple[int, int | None]:
-        """(NEW, REPEAT or ASK_THE_DATABASE, the new cached total when NEW counted it there).
+        """(NEW, REPEAT or ASK_THE_DATABASE, the new cached total when the share was counted there).
         ASK_THE_DATABASE also when Redis cannot tell, or is down."""
         try:
             verdict, total = self._check_share(
-                keys=[self._key("share-seen", digest), self._key("share-seen-since"), self._key("share-totals")],
+                keys=[self._key("share-seen", digest), self._key("share-seen-since"), self._key("share-totals"),
+                      self.parts_key],
                 args=[max(1, window_seconds), now_seconds, article_id])
         except RedisError:
             return ASK_THE_DATABASE, None
@@ -137,12 +165,12 @@ class EngagementCache:
     def take_back_share(self, article_id: str) -> None:
         """The database did not record a share that ``share_verdict`` counted in the cache."""
         with contextlib.suppress(RedisError):
-            self._bump(keys=[self._key("share-totals")], args=[article_id, -1])
+            self._bump(keys=[self._key("share-totals"), self.parts_key], args=[article_id, -1])
 
     def bump_share_total(self, article_id: str) -> int | None:
         """The article's new total if the cache holds it, else None."""
         try:
-            total = self._bump(keys=[self._key("share-totals")], args=[article_id, 1])
+            total = self._bump(keys=[self._key("share-totals"), self.parts_key], args=[article_id, 1])
         except RedisError:
             return None
         return None if total is None else int(total)
@@ -167,10 +195,11 @@ class EngagementCache:
 
     def counts(self, article_ids: list[str]) -> CachedCounts:
         """Share and comment totals in one round trip; empty when Redis cannot answer."""
-        keys = [self._key("share-totals"), self._key("comment-totals"),
+        keys = [self._key("share-totals"), self._key("comment-totals"), self.parts_key,
                 *(generation_key(self.prefix, a) for a in article_ids)]
         try:
-            shares, comments, stale = self._counts(keys=keys, args=article_ids)
+            shares, comments, stale = self._counts(keys=keys, args=[SHARE_CACHE_TTL, self.max_cached_zeros,
+                                                                   *article_ids])
         except RedisError:
             return CachedCounts()
         found = CachedCounts()
@@ -182,6 +211,19 @@ class EngagementCache:
             else:
                 found.generations[article_id] = generation.decode()
         return found
+
+    def counts_answer(self, article_ids: list[str]) -> bytes | None:
+        """The /counts answer as JSON when Redis holds every article's part of it; None otherwise
+        (``counts`` then finds the totals, and stores the parts). One HMGET and no script: this is
+        the hottest read there is, and a script's hundred arguments cost Redis more than the lookup.
+        The ids must match ARTICLE_ID_PATTERN, so that none needs escaping in JSON."""
+        try:
+            parts: list[Any] = self.redis.hmget(self.parts_key, article_ids)  # type: ignore[assignment]
+        except RedisError:
+            return None
+        if None in parts:
+            return None
+        return b'{"counts":{' + b",".join(parts) + b"}}"
 
     def store_counts(self, shares: dict[str, int], comments: dict[str, tuple[str, int]]) -> None:
         """Rebuilt totals: ``comments`` maps an article to (the generation read before counting, count)."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import zlib
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from redis import Redis
 from redis.client import Pipeline
@@ -10,6 +12,7 @@ from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
+from rq.utils import get_call_string, utcformat
 
 from civility.config import Settings
 
@@ -32,6 +35,33 @@ def live_state(queue: Queue, job_id: str) -> JobStatus | None:
     return state
 
 
+class JobWriter:
+    """Enqueues jobs of one function with one set of options as ``Queue.enqueue`` does: the job's
+    hash, the queue in RQ's set of queues, and the job id pushed on the queue.
+
+    Every post enqueues a score, and RQ's Job and Queue machinery cost far more than those three
+    commands. The hash is RQ's own: ``Job.to_dict`` of a job RQ built with these options, in which
+    only the call, its description and the times change (tests/test_jobqueue.py compares the two).
+    """
+
+    def __init__(self, queue: Queue, func: str, **options: Any):
+        self.queue = queue
+        self.func = func
+        self.fields = queue.create_job(func, job_id="template", **options).to_dict()
+
+    def enqueue(self, job_id: str, args: tuple, pipeline: Pipeline | None = None) -> None:
+        pipe = pipeline if pipeline is not None else self.queue.connection.pipeline()
+        at = utcformat(datetime.now(UTC))
+        fields = {**self.fields, "created_at": at, "enqueued_at": at,
+                  "description": get_call_string(self.func, args, {}),
+                  "data": zlib.compress(self.queue.serializer.dumps((self.func, None, args, {})))}
+        pipe.sadd(Queue.redis_queues_keys, self.queue.key)
+        pipe.hset(self.queue.job_class.key_for(job_id), mapping=fields)
+        pipe.rpush(self.queue.key, job_id)
+        if pipeline is None:
+            pipe.execute()
+
+
 def score_job_id(prefix: str, comment_id: int, revision: int, attempt: int) -> str:
     # RQ job ids may hold only letters, digits, "_" and "-"; the prefix keeps installs sharing a Redis apart.
     return f"{prefix}-score-{comment_id}-r{revision}-a{attempt}"
@@ -42,23 +72,17 @@ class ScoringQueue:
         self.redis = redis
         self.settings = settings
         self.queue = Queue(settings.rq_queue_name(), connection=redis)
+        self.jobs = JobWriter(
+            self.queue, SCORE_JOB,
+            # Retries back off so a briefly failing scorer (a restart, memory pressure) can recover.
+            retry=Retry(max=len(settings.retry_intervals), interval=list(settings.retry_intervals))
+            if settings.retry_intervals else None,
+            timeout=settings.job_timeout_seconds, result_ttl=300, failure_ttl=7 * 24 * 3600)
 
     def enqueue(self, comment_id: int, revision: int, attempt: int = 0, pipeline: Pipeline | None = None) -> str:
         """Enqueue now, or on ``pipeline`` (then sent when the caller executes it)."""
         job_id = score_job_id(self.settings.redis_prefix, comment_id, revision, attempt)
-        self.queue.enqueue(
-            SCORE_JOB,
-            comment_id,
-            revision,
-            job_id=job_id,
-            # Retries back off so a briefly failing scorer (a restart, memory pressure) can recover.
-            retry=Retry(max=len(self.settings.retry_intervals), interval=list(self.settings.retry_intervals))
-            if self.settings.retry_intervals else None,
-            job_timeout=self.settings.job_timeout_seconds,
-            result_ttl=300,
-            failure_ttl=7 * 24 * 3600,
-            pipeline=pipeline,
-        )
+        self.jobs.enqueue(job_id, (comment_id, revision), pipeline)
         return job_id
 
     def is_active(self, comment_id: int, revision: int, attempt: int) -> bool:
@@ -83,13 +107,18 @@ class WebhookQueue:
         self.redis = redis
         self.settings = settings
         self.queue = Queue(settings.webhook_queue_name(), connection=redis)
+        # One writer per number of attempts made: the retries left differ.
+        self._jobs: dict[int, JobWriter] = {}
 
     def enqueue(self, delivery_id: int, attempts_made: int = 0, pipeline: Pipeline | None = None) -> str:
         job_id = webhook_job_id(self.settings.redis_prefix, delivery_id)
-        intervals = list(self.settings.webhook_retry_intervals[attempts_made:])
-        self.queue.enqueue(DELIVER_JOB, delivery_id, job_id=job_id,
-                           retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
-                           job_timeout=120, result_ttl=300, failure_ttl=7 * 24 * 3600, pipeline=pipeline)
+        jobs = self._jobs.get(attempts_made)
+        if jobs is None:
+            intervals = list(self.settings.webhook_retry_intervals[attempts_made:])
+            jobs = self._jobs[attempts_made] = JobWriter(
+                self.queue, DELIVER_JOB, retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
+                timeout=120, result_ttl=300, failure_ttl=7 * 24 * 3600)
+        jobs.enqueue(job_id, (delivery_id,), pipeline)
         return job_id
 
     def is_waiting(self, delivery_id: int) -> bool:

@@ -60,9 +60,10 @@ redis.call('EXPIRE', KEYS[2], ARGV[4], 'NX')
 return 1
 """
 
-# KEYS: pairs of (generation, pages hash), one pair per changed article. ARGV: GENERATION_TTL.
+# KEYS: the articles' parts of /counts (``counts_parts_key``), then pairs of (generation, pages
+# hash), one pair per changed article. ARGV: GENERATION_TTL, then the changed articles' ids.
 _BUMP = """
-for i = 1, #KEYS, 2 do
+for i = 2, #KEYS, 2 do
   if redis.call('EXISTS', KEYS[i]) == 1 then
     redis.call('INCR', KEYS[i])
   else
@@ -72,12 +73,19 @@ for i = 1, #KEYS, 2 do
   redis.call('EXPIRE', KEYS[i], ARGV[1])
   redis.call('DEL', KEYS[i + 1])
 end
-return #KEYS / 2
+redis.call('HDEL', KEYS[1], unpack(ARGV, 2))
+return #ARGV - 1
 """
 
 def generation_key(prefix: str, article_id: str) -> str:
     """The article's generation (also tags the comment counts that ``/counts`` keeps)."""
     return f"{prefix}:tgen:{article_id}"
+
+
+def counts_parts_key(prefix: str) -> str:
+    """Each article's part of the /counts answer (``civility.infra.engagement_cache``): every
+    announcement drops the changed articles' parts, so a part that is there is current."""
+    return f"{prefix}:counts-parts"
 
 
 def channel(prefix: str, article_id: str) -> str:
@@ -130,6 +138,14 @@ class ThreadCache:
             return None, None
         return generation, page
 
+    def stored_page(self, article_id: str, variant: str) -> bytes | None:
+        """The page if it is stored under the current generation; None on a miss (claiming nothing)
+        or when Redis cannot answer."""
+        try:
+            return self._look(article_id, variant, claim=False)[1]
+        except RedisError:
+            return None
+
     def store_page(self, article_id: str, generation: str, variant: str, page: bytes) -> None:
         """Keep ``page``, computed after reading ``generation``, unless a write came in between."""
         with contextlib.suppress(RedisError):
@@ -146,9 +162,10 @@ class ThreadCache:
     def announce(self, changes: list[ThreadChange], pipe: Pipeline) -> None:
         """Queue on ``pipe`` new generations for the changed articles and their live events. Plain
         EVAL, not EVALSHA: a pipeline holding scripts would first ask Redis whether it knows them."""
-        keys: list[str] = []
-        for article_id in dict.fromkeys(c.article_id for c in changes):
+        article_ids = list(dict.fromkeys(c.article_id for c in changes))
+        keys = [counts_parts_key(self.prefix)]
+        for article_id in article_ids:
             keys += [self.generation_key(article_id), self.pages_key(article_id)]
-        pipe.eval(_BUMP, len(keys), *keys, GENERATION_TTL)
+        pipe.eval(_BUMP, len(keys), *keys, GENERATION_TTL, *article_ids)
         for change in changes:
             pipe.publish(channel(self.prefix, change.article_id), live_message(change))

@@ -152,7 +152,8 @@ class Database:
             with self._sessions() as session, session.begin():
                 yield session
         else:
-            with self._write_lock.held(), self._sessions() as session, session.begin():
+            # The session is made and closed outside the lock, which other writers are waiting for.
+            with self._sessions() as session, self._write_lock.held(), session.begin():
                 session.connection(execution_options={"civility_write": True})
                 yield session
         # Committed (an exception skips this): what must follow a commit, e.g. enqueueing webhook deliveries.

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import String, Table, bindparam, delete, exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from civility.store.db import dialect_insert
-from civility.store.models import ArticleActivity, Comment, Report, ShareEvent, Vote
+from civility.store.models import ArticleActivity, Comment, Report, ShareEvent, UTCDateTime, Vote
 
 COMMENT_KIND = "comment"
 
@@ -25,7 +25,18 @@ _BUMP_ACTIVITY: dict[str, Any] = {
                                                                                  + bindparam("n")})
     for name, make in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
 }
-_ADD_SHARE = insert(cast(Table, ShareEvent.__table__))
+_SHARES = cast(Table, ShareEvent.__table__)
+_ADD_SHARE = insert(_SHARES)
+# The same, unless this client's share of the article on the network since ``since`` is on record:
+# the database's dedup check and the insert in one statement.
+_SHARE_FIELDS = {"article_id": String(), "network": String(), "client": String(), "created_at": UTCDateTime()}
+_ADD_SHARE_UNLESS_RECENT = insert(_SHARES).from_select(
+    list(_SHARE_FIELDS),
+    select(*(bindparam(name, type_=type_) for name, type_ in _SHARE_FIELDS.items())).where(~exists().where(
+        _SHARES.c.client == bindparam("client"), _SHARES.c.article_id == bindparam("article_id"),
+        _SHARES.c.network == bindparam("network"), _SHARES.c.created_at >= bindparam("since", type_=UTCDateTime()),
+    )),
+).returning(_SHARES.c.id)
 
 
 def hour_of(moment: datetime) -> datetime:
@@ -73,17 +84,18 @@ class EngagementRepository:
         return [(article_id, int(count)) for article_id, count in rows]
 
     # -- shares -----------------------------------------------------------------------------------
-    def recent_share_exists(self, client: str, article_id: str, network: str, since: datetime) -> bool:
-        stmt = select(ShareEvent.id).where(
-            ShareEvent.client == client, ShareEvent.article_id == article_id, ShareEvent.network == network,
-            ShareEvent.created_at >= since,
-        ).limit(1)
-        return self.session.scalars(stmt).first() is not None
-
-    def add_share(self, article_id: str, network: str, client: str, at: datetime) -> None:
-        self.session.connection().execute(_ADD_SHARE, {"article_id": article_id, "network": network,
-                                                        "client": client, "created_at": at})
+    def add_share(self, article_id: str, network: str, client: str, at: datetime,
+                  unless_since: datetime | None = None) -> bool:
+        """Record a share and count it in the article's hour. With ``unless_since``, only if this
+        client's share of the article on this network since then is not on record: False when it is."""
+        params = {"article_id": article_id, "network": network, "client": client, "created_at": at}
+        if unless_since is None:
+            self.session.connection().execute(_ADD_SHARE, params)
+        elif self.session.connection().execute(_ADD_SHARE_UNLESS_RECENT,
+                                               {**params, "since": unless_since}).first() is None:
+            return False
         self.bump_activity(article_id, at, network)
+        return True
 
     # -- votes ------------------------------------------------------------------------------------
     def set_vote(self, comment_id: int, voter: str, value: int, at: datetime) -> int:
