@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
+from typing import Any
 
 from apiflask import Schema
 from apiflask.fields import Boolean, Dict, Float, Integer, List, Nested, String
@@ -107,6 +108,10 @@ class BulkDecisionsIn(Lenient):
 # -- responses -----------------------------------------------------------------------------------
 # Output schemas dump the domain's objects directly: this is the one place a response's shape is
 # defined, and /openapi.json is generated from it.
+def _timestamp(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 class Timestamp(String):
     """An aware datetime as RFC 3339 in UTC with milliseconds: ``2026-12-02T12:00:00.000Z``."""
 
@@ -115,9 +120,7 @@ class Timestamp(String):
         super().__init__(**kwargs)
 
     def _serialize(self, value, attr, obj, **kwargs):
-        if value is None:
-            return None
-        return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return _timestamp(value)
 
 
 class AuthorOut(Schema):
@@ -164,6 +167,36 @@ class ThreadOut(Schema):
     items = List(Nested(ThreadItemOut), required=True)
     next_cursor = String(allow_none=True)
     total = Integer(required=True)
+
+
+def _public_comment(comment: Any) -> dict[str, Any]:
+    deleted = comment.status == Status.DELETED
+    return {
+        "id": comment.id, "article_id": comment.article_id, "parent_id": comment.parent_id,
+        "body": "" if deleted else comment.body, "html": "" if deleted else comment.html,
+        "status": str(comment.status), "created_at": _timestamp(comment.created_at),
+        "edited_at": _timestamp(comment.edited_at), "reply_count": comment.reply_count, "votes": comment.votes,
+    }
+
+
+def _author(comment: Any) -> dict[str, Any]:
+    if comment.status == Status.DELETED:
+        return {"name": "", "id": None}
+    return {"name": comment.author_name, "id": comment.author_id}
+
+
+def dump_thread(page: Any) -> dict[str, Any]:
+    """``ThreadOut().dump(page)``, key for key, without marshmallow's pass over every field: a page
+    of 50 comments with their replies is rebuilt after every write to the thread, and that pass
+    cost a third of the rebuild. ThreadOut stays the documented shape; tests/test_thread_dump.py
+    holds the two equal."""
+    items = []
+    for comment in page.items:
+        item = _public_comment(comment)
+        item["replies"] = [{**_public_comment(reply), "author": _author(reply)} for reply in comment.replies]
+        item["author"] = _author(comment)
+        items.append(item)
+    return {"items": items, "next_cursor": page.next_cursor, "total": page.total}
 
 
 class RepliesOut(Schema):

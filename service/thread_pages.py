@@ -25,9 +25,8 @@ from werkzeug.http import parse_accept_header
 from civility.comments import CommentService, check_article_id
 from civility.config import Settings
 from civility.infra.thread_cache import ThreadCache
-from service.schemas import ThreadOut
+from service.schemas import dump_thread
 
-_THREAD = ThreadOut()
 VARY = "Accept-Encoding, Authorization, X-Edit-Token"
 
 
@@ -84,7 +83,7 @@ class ThreadPages:
 
     def _fresh(self, article_id: str, sort: str, limit: int, cursor: str | None) -> tuple[bytes, bool]:
         page = self.comments.thread(article_id, sort, limit, cursor)
-        return encode(_THREAD.dump(page)), page.total > 0
+        return encode(dump_thread(page)), page.total > 0
 
     def send(self, zipped: bytes, etag: str, accept_encoding: str | None, if_none_match: ETags) -> Response:
         if accepts_gzip(accept_encoding):

@@ -124,16 +124,17 @@ class ThreadCache:
 
     def page(self, article_id: str, variant: str) -> tuple[str | None, bytes | None]:
         """(generation, the stored page), or (generation, None): build the page and ``store_page``
-        it. When another request is already building it, wait for that one (a short while).
-        (None, None) when Redis cannot answer."""
+        it. When another request is already building it, wait for that one (a short while). A write
+        meanwhile makes the wait start over for the new generation, one reader claiming the rebuild
+        again: were every waiter to rebuild at once, a thread written to as often as it takes to
+        build would always be rebuilt by all its readers together. (None, None) when Redis cannot
+        answer."""
         try:
             generation, page, claimed = self._look(article_id, variant, claim=True)
             deadline = time.monotonic() + WAIT_FOR_BUILD_SECONDS
             while page is None and not claimed and time.monotonic() < deadline:
                 time.sleep(POLL_SECONDS)
-                now, page, _ = self._look(article_id, variant, claim=False)
-                if now != generation:  # a newer write: this reader builds from the newer state
-                    return now, None
+                generation, page, claimed = self._look(article_id, variant, claim=True)
         except RedisError:
             return None, None
         return generation, page

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Table, and_, bindparam, exists, func, insert, or_, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, load_only
 
 from civility import thread_changes
 from civility.statuses import Action, Status
@@ -29,6 +29,15 @@ _LOCK_BY_ID = _BY_ID.with_for_update()
 _RECENT_REPEATS = select(func.count()).select_from(_COMMENTS).where(
     _COMMENTS.c.client_hash == bindparam("client_hash"), _COMMENTS.c.body == bindparam("body"),
     _COMMENTS.c.created_at >= bindparam("since", type_=UTCDateTime()))
+
+
+# What readers are shown of a comment: the public thread's queries load only these columns (raising,
+# rather than querying, if anything else is read). The other dozen, scores and timestamps among
+# them, cost more to load than the query took to run.
+_PUBLIC_COLUMNS = load_only(Comment.id, Comment.article_id, Comment.parent_id, Comment.author_name,
+                            Comment.author_id, Comment.body, Comment.html, Comment.status, Comment.created_at,
+                            Comment.edited_at, Comment.votes, raiseload=True)
+_REPLY = aliased(Comment)
 
 
 def _submitted_at():
@@ -99,8 +108,7 @@ class CommentRepository:
 
     # -- public thread -------------------------------------------------------------------------
     def _visible_top_level(self, article_id: str) -> Any:
-        reply = aliased(Comment)
-        has_visible_reply = exists().where(reply.parent_id == Comment.id, self.visible(reply))
+        has_visible_reply = exists().where(_REPLY.parent_id == Comment.id, self.visible(_REPLY))
         return and_(
             Comment.article_id == article_id,
             Comment.parent_id.is_(None),
@@ -108,7 +116,7 @@ class CommentRepository:
         )
 
     def top_level_page(self, article_id: str, sort: str, limit: int, after: list[Any] | None) -> list[Comment]:
-        stmt = select(Comment).where(self._visible_top_level(article_id))
+        stmt = select(Comment).options(_PUBLIC_COLUMNS).where(self._visible_top_level(article_id))
         if sort == "oldest":
             order = [Comment.id.asc()]
             if after:
@@ -140,6 +148,7 @@ class CommentRepository:
         )
         stmt = (
             select(Comment)
+            .options(_PUBLIC_COLUMNS)
             .join(inner, inner.c.id == Comment.id)
             .where(inner.c.rank <= per_parent)
             .order_by(Comment.id)
@@ -162,7 +171,7 @@ class CommentRepository:
         return counts
 
     def replies_page(self, parent_id: int, limit: int, after: list[Any] | None) -> list[Comment]:
-        stmt = select(Comment).where(Comment.parent_id == parent_id, self.visible())
+        stmt = select(Comment).options(_PUBLIC_COLUMNS).where(Comment.parent_id == parent_id, self.visible())
         if after:
             stmt = stmt.where(Comment.id > after[0])
         return list(self.session.scalars(stmt.order_by(Comment.id).limit(limit)))
