@@ -23,7 +23,7 @@ Scenarios (the issue's targets are ratios to the ceiling measured in the same ru
 - mixed and read-heavy: 95% thread reads, 4% comment posts to that thread, 1% votes on it: the
   maximum throughput, then p99 at about 80% of it;
 - page 1 of a 5,000-comment thread against a 500-comment one, every sort, uncached (requests
-  carrying an edit token skip the cache): the median of 60 sequential reads each;
+  carrying an edit token skip the cache): the medians of 100 sequential reads of each, taking turns;
 - the API processes' RSS after the run (at least 20,000 requests each).
 """
 
@@ -155,7 +155,7 @@ class Driver:
             used = [cpu_ticks(pid) - b for pid, b in zip(workers, before, strict=True)]
             share = min(used) / max(sum(used), 1)
             print(f"  {result.row()}   others {self.others[name]:4.0%}   least busy worker {share:4.0%}", flush=True)
-            if think_ms or len(used) < 2 or share >= 0.25 or attempt == 2:
+            if len(used) < 2 or share >= 0.25 or attempt == 2:
                 return result
             print("  (the connections landed unevenly on the two workers: running it again)", flush=True)
         raise AssertionError("unreachable")
@@ -171,16 +171,17 @@ def at_80_percent(driver: Driver, label: str, server, requests: list[Request], t
     the rate reached misses 75 to 85% (the think time is a closed-loop approximation)."""
     target = 0.8 * top.rps
     think_s = max(0.0, wrk.CONNECTIONS / target - top.seconds / max(top.requests, 1) * wrk.CONNECTIONS)
-    result = top
+    tries: list[Result] = []
     for attempt in range(3):
         result = driver.run(f"{label}, at about 80% of that" + (f" (try {attempt + 1})" if attempt else ""),
                             server, requests, think_ms=think_s * 1000)
+        tries.append(result)
         if not driver.use_wrk or 0.75 <= result.rps / top.rps <= 0.85:
             break
         # Each connection's cycle is its think time plus the latency: lengthen or shorten the think.
         cycle = wrk.CONNECTIONS / max(result.rps, 1.0)
         think_s = max(0.0, think_s + wrk.CONNECTIONS / target - cycle)
-    return result
+    return min(tries, key=lambda r: abs(r.rps - target))  # the try nearest 80%, when none landed in the band
 
 
 def p99_ms(result: Result) -> float:
@@ -279,9 +280,20 @@ def sequential_gets(port: int, path: str, headers: dict | None = None, count: in
     return latencies
 
 
-def uncached(port: int, article: str, sort: str) -> float:
-    """Median of 60 sequential uncached reads of page 1 (an edit token skips the cache)."""
-    return statistics.median(sequential_gets(port, thread_path(article, sort), {"X-Edit-Token": "bench"}, 60, 5))
+def uncached(port: int, small: str, large: str, sort: str, count: int = 100) -> tuple[float, float]:
+    """Medians of ``count`` uncached reads of page 1 of each thread (an edit token skips the
+    cache), one at a time on one connection, taking turns: a drift in the machine's speed during
+    the measurement weighs on both alike."""
+    conn, latencies = Connection(port), {small: [], large: []}
+    for i in range(count + 5):
+        for article in (small, large):
+            status, _, seconds = conn.send("GET", thread_path(article, sort), headers={"X-Edit-Token": "bench"})
+            if status != 200:
+                raise RuntimeError(f"GET page 1 of {article} answered {status}")
+            if i >= 5:
+                latencies[article].append(seconds)
+    conn.close()
+    return statistics.median(latencies[small]), statistics.median(latencies[large])
 
 
 def pct(values: list[float], q: float) -> float:
@@ -290,6 +302,15 @@ def pct(values: list[float], q: float) -> float:
 
 
 # -- the run ----------------------------------------------------------------------------------------
+def _conninfo(url: str) -> str:
+    """psycopg's form of a SQLAlchemy URL."""
+    from sqlalchemy.engine import make_url
+
+    from civility.store.db import normalise_url
+
+    return make_url(normalise_url(url)).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 @contextlib.contextmanager
 def postgres_database(base_url: str):
     """A scratch database on the server of ``base_url``, migrated, dropped at the end."""
@@ -299,38 +320,47 @@ def postgres_database(base_url: str):
     from civility.store.db import normalise_url
     from civility.store.migrate import upgrade
 
-    admin = make_url(normalise_url(base_url))
     name = f"civility_bench_{uuid.uuid4().hex[:8]}"
-    conninfo = admin.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(conninfo, autocommit=True) as conn:
+    with psycopg.connect(_conninfo(base_url), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
-        url = admin.set(database=name).render_as_string(hide_password=False)
+        url = make_url(normalise_url(base_url)).set(database=name).render_as_string(hide_password=False)
         upgrade(url)
         yield url
     finally:
-        with psycopg.connect(conninfo, autocommit=True) as conn:
+        with psycopg.connect(_conninfo(base_url), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def analyse_after_seeding(url: str) -> None:
+    """On PostgreSQL, what autovacuum does within a minute of a bulk load: fresh statistics. The
+    seeding takes seconds, and the planner must not plan page 1 of a 5,000-comment thread from
+    statistics of empty tables (it then scans every published comment to count them)."""
+    if url.startswith("postgresql"):
+        import psycopg
+
+        with psycopg.connect(_conninfo(url), autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE")
 
 
 def measure_civility(label: str, env: dict, driver: Driver) -> dict:
     results: dict = {"label": label}
     # The seeding and the sequential measurements below, for the RSS reading's request count.
-    driver.served = SMALL + LARGE + 3 * len(ARTICLES) + 2 * 210 + 6 * 65 + 320
+    driver.served = SMALL + LARGE + 3 * len(ARTICLES) + 2 * 210 + 6 * 105 + 320
     with gunicorn_server("service:create_app()", env, "/healthz") as server:
         print(f"{label}: seeding threads of {SMALL} and {LARGE} comments, 100 articles for /counts ...", flush=True)
         ids = seed_thread(server.port, THREAD, SMALL)
         seed_thread(server.port, BIG_THREAD, LARGE)
         seed_engagement(server.port)
+        analyse_after_seeding(env.get("CIVILITY_DATABASE_URL", ""))
         page_file = Path(env["BENCH_PAGE_FILE"])
         if not page_file.exists():  # the page as civility sends it, for the hello app's /page
             conn = Connection(server.port)
             page_file.write_bytes(conn.send("GET", thread_path(THREAD), headers=GZIP)[1])
             conn.close()
         results["page_bytes"] = page_file.stat().st_size
-        print(f"{label}: uncached page 1, every sort (medians of 60 sequential reads) ...", flush=True)
-        results["uncached"] = {sort: (uncached(server.port, THREAD, sort), uncached(server.port, BIG_THREAD, sort))
-                               for sort in SORTS}
+        print(f"{label}: uncached page 1, every sort (medians of 100 sequential reads each, in turns) ...", flush=True)
+        results["uncached"] = {sort: uncached(server.port, THREAD, BIG_THREAD, sort) for sort in SORTS}
         results["cold"] = cold_reads(server.port, ids)
         results["counts_idle"] = sequential_gets(server.port, COUNTS[0].path)
         print(f"{label}: scenarios under load ...", flush=True)

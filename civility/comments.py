@@ -17,7 +17,7 @@ from civility.config import Settings
 from civility.errors import Forbidden, Invalid, NotFound, Unauthorized
 from civility.identity import Client, Reader
 from civility.pagination import decode_cursor, encode_cursor
-from civility.spam import spam_reasons
+from civility.spam import link_reasons, repeat_reasons, spam_reasons
 from civility.statuses import Status
 from civility.store.comments import CommentRepository
 from civility.store.db import Database
@@ -114,6 +114,7 @@ class CommentService:
         )
         event = lifecycle.submit(comment, self.settings.moderation_mode, _reader_actor(reader, name), now,
                                  self.settings.scoring_deadline_seconds)
+        text_reasons = link_reasons(body)
         with self.db.transaction() as session:
             repo = self._repo(session)
             if parent_id is not None:
@@ -125,7 +126,7 @@ class CommentService:
                     raise Invalid("invalid parent_id", {"parent_id": ["no such comment on this article"]})
                 # Threads are one level deep: a reply to a reply joins the same top-level thread.
                 comment.parent_id = parent.parent_id or parent.id
-            comment.heuristics = spam_reasons(repo, body, client.key, now) or None
+            comment.heuristics = repeat_reasons(repo, body, client.key, now) + text_reasons or None
             repo.add(comment)
             webhooks.comment_created(session, comment, event)
             scoring.request_score(session, comment.id, comment.revision)

@@ -14,12 +14,16 @@ MAX_LINKS = 3
 
 
 def spam_reasons(comments: CommentRepository, body: str, reader_key: str | None, now: datetime) -> list[str]:
-    reasons = []
+    return repeat_reasons(comments, body, reader_key, now) + link_reasons(body)
+
+
+def repeat_reasons(comments: CommentRepository, body: str, reader_key: str | None, now: datetime) -> list[str]:
+    """The rule that reads the client's history: the same text again within the window."""
     if reader_key:
         repeats = comments.count_recent_repeats(reader_key, body, now - REPEAT_WINDOW)
         if repeats:
-            reasons.append(f"repeated text from the same client (x{repeats + 1} in 10 min)")
-    return reasons + link_reasons(body)
+            return [f"repeated text from the same client (x{repeats + 1} in 10 min)"]
+    return []
 
 
 def link_reasons(body: str) -> list[str]:
