@@ -14,6 +14,7 @@ import json
 import pytest
 from werkzeug.test import Client
 
+from civility.config import DEFAULT_RATE_LIMITS
 from tests.helpers import ARTICLE, as_client
 
 THREAD = f"/api/v1/articles/{ARTICLE}/comments"
@@ -23,8 +24,9 @@ ORIGIN = "https://news.example"
 
 @pytest.fixture
 def app(app_factory):
-    # Two allowed origins: flask-cors then echoes the caller's and adds Vary: Origin.
-    return app_factory(allowed_origins=(ORIGIN, "https://other.example"))
+    # Two allowed origins: flask-cors then echoes the caller's and adds Vary: Origin. Rate limits as
+    # in production: whatever the limiter adds to an answer, the lane's must match.
+    return app_factory(allowed_origins=(ORIGIN, "https://other.example"), rate_limits=dict(DEFAULT_RATE_LIMITS))
 
 
 class Lanes:

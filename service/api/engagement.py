@@ -32,7 +32,11 @@ bp = APIBlueprint("engagement", __name__, url_prefix="/api/v1", tag="Shares, vot
 @bp.doc(summary="Record a share; a repeat from the same client inside the window is not counted again")
 @rate_limited("share")
 def share(article_id: str, data: dict):
-    return services().engagement.share(article_id, data["network"], current_client()), 202
+    # Built as plain JSON already (ShareAckOut documents it): dumped once, as /counts is.
+    response = json_response(encode(services().engagement.share(article_id, data["network"], current_client())),
+                             "no-store")
+    response.status_code = 202
+    return response
 
 
 @bp.get("/articles/<path:article_id>/shares")
