@@ -117,16 +117,20 @@ class CommentRepository:
 
     def top_level_page(self, article_id: str, sort: str, limit: int, after: list[Any] | None) -> list[Comment]:
         stmt = select(Comment).options(_PUBLIC_COLUMNS).where(self._visible_top_level(article_id))
+        # Each order starts with parent_id (NULL throughout): PostgreSQL does not count "parent_id IS
+        # NULL" as fixing the column, and without it would not walk the (article_id, parent_id, ...)
+        # indexes in order; it sorted all of a large thread's comments for page 1 of "top".
+        order: list[Any]
         if sort == "oldest":
-            order = [Comment.id.asc()]
+            order = [Comment.parent_id.asc(), Comment.id.asc()]
             if after:
                 stmt = stmt.where(Comment.id > after[0])
         elif sort == "newest":
-            order = [Comment.id.desc()]
+            order = [Comment.parent_id.desc(), Comment.id.desc()]
             if after:
                 stmt = stmt.where(Comment.id < after[0])
         else:  # top: votes, then newest first among equals
-            order = [Comment.votes.desc(), Comment.id.desc()]
+            order = [Comment.parent_id.desc(), Comment.votes.desc(), Comment.id.desc()]
             if after:
                 votes, last_id = after
                 stmt = stmt.where(or_(Comment.votes < votes, and_(Comment.votes == votes, Comment.id < last_id)))
