@@ -14,7 +14,7 @@ from typing import Any
 from redis import Redis
 from redis.exceptions import RedisError
 
-from civility.infra.thread_cache import counts_parts_key, generation_key
+from civility.infra.thread_cache import counts_part_key, generation_key
 
 # Share totals per article live in one Redis hash (one HMGET answers /counts for 100 articles).
 # It is a read-through copy of the database's aggregates and expires as a whole, which bounds how
@@ -24,10 +24,10 @@ TRENDING_CACHE_TTL = 30
 
 # Keeps an article's part of /counts (see ``_COUNTS``) in step with its new share total; spliced
 # into the scripts that change the total. A total that is not cached drops the part instead.
-def _set_part_shares(parts_key: str, article_id: str, total: str) -> str:
-    return (f"local part = redis.call('HGET', {parts_key}, {article_id})\n"
-            f"  if part then redis.call('HSET', {parts_key}, {article_id}, "
-            f"(string.gsub(part, '\"shares\":%-?%d+', '\"shares\":' .. {total}))) end")
+def _set_part_shares(part_key: str, total: str) -> str:
+    return (f"local part = redis.call('GET', {part_key})\n"
+            f"  if part then redis.call('SET', {part_key}, "
+            f"(string.gsub(part, '\"shares\":%-?%d+', '\"shares\":' .. {total})), 'KEEPTTL') end")
 
 
 # One round trip decides whether a share is new and, unless it is a repeat, counts it in the
@@ -35,7 +35,8 @@ def _set_part_shares(parts_key: str, article_id: str, total: str) -> str:
 # repeat). The "since" key records when Redis last started empty: until a full dedup window has
 # passed since then, its memory of recent shares may be incomplete, so the caller must confirm
 # with the database (verdict 0).
-# KEYS: the share's dedup key, "since", share totals, /counts parts. ARGV: window, now, article id.
+# KEYS: the share's dedup key, "since", share totals, the article's /counts part. ARGV: window, now,
+# article id.
 # -> {verdict: -1 a repeat, 1 new, 0 ask the database; the new cached total or false}
 _CHECK_SHARE = """
 local since = tonumber(redis.call('GET', KEYS[2]))
@@ -52,40 +53,41 @@ if tonumber(ARGV[2]) - since < tonumber(ARGV[1]) then
 end
 if redis.call('HEXISTS', KEYS[3], ARGV[3]) == 1 then
   local total = redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
-  """ + _set_part_shares("KEYS[4]", "ARGV[3]", "total") + """
+  """ + _set_part_shares("KEYS[4]", "total") + """
   return {verdict, total}
 end
-redis.call('HDEL', KEYS[4], ARGV[3])
+redis.call('DEL', KEYS[4])
 return {verdict, false}
 """
 
 # Count a share (ARGV[2]: 1, or -1 to take one back) in the cache if the cache holds the
-# article; returns the new total or false. KEYS: share totals, /counts parts.
+# article; returns the new total or false. KEYS: share totals, the article's /counts part.
 _BUMP_IF_CACHED = """
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
   local total = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
-  """ + _set_part_shares("KEYS[2]", "ARGV[1]", "total") + """
+  """ + _set_part_shares("KEYS[2]", "total") + """
   return total
 end
-redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('DEL', KEYS[2])
 return false
 """
 
-# /counts, when the fast way (``counts_answer``) misses. KEYS: share totals, comment totals, /counts
-# parts, then each article's thread generation (civility.infra.thread_cache). ARGV: the parts' TTL,
-# the cap on fields, then the article ids. A comment total is stored as "generation|count" and holds
-# only while the article's generation is unchanged; for the others the answer carries the generation
-# to store a fresh count under. An article whose totals both hold gets its part of the answer
-# ('"id":{"comments":3,"shares":1}') stored, in this same script: a share or a write in between would
-# otherwise leave a stale part behind.
+# /counts, when the fast way (``counts_answer``) misses. KEYS: share totals, comment totals, then for
+# each article its thread generation (civility.infra.thread_cache) and its /counts part. ARGV: the
+# parts' TTL, the cap on fields, then the article ids. A comment total is stored as
+# "generation|count" and holds only while the article's generation is unchanged; for the others the
+# answer carries the generation to store a fresh count under. An article whose totals both hold
+# gets its part of the answer ('"id":{"comments":3,"shares":1}') stored, in this same script: a
+# share or a write in between would otherwise leave a stale part behind. Parts of zeros (made-up
+# ids among them) are kept only while the comment totals have room, as the zeros there are.
 _COUNTS = """
 local ids = {unpack(ARGV, 3)}
 local shares = redis.call('HMGET', KEYS[1], unpack(ids))
 local tagged = redis.call('HMGET', KEYS[2], unpack(ids))
-local room = redis.call('HLEN', KEYS[3]) < tonumber(ARGV[2])
+local room = redis.call('HLEN', KEYS[2]) < tonumber(ARGV[2])
 local comments, stale = {}, {}
 for i = 1, #ids do
-  local g = redis.call('GET', KEYS[i + 3]) or '0'
+  local g = redis.call('GET', KEYS[2 * i + 1]) or '0'
   local t = tagged[i]
   local bar = t and string.find(t, '|', 1, true)
   if bar and string.sub(t, 1, bar - 1) == g then
@@ -93,14 +95,13 @@ for i = 1, #ids do
     stale[i] = false
     if shares[i] and (room or comments[i] ~= '0' or shares[i] ~= '0') then
       local part = '"' .. ids[i] .. '":{"comments":' .. comments[i] .. ',"shares":' .. shares[i] .. '}'
-      redis.call('HSET', KEYS[3], ids[i], part)
+      redis.call('SET', KEYS[2 * i + 2], part, 'EX', ARGV[1])
     end
   else
     comments[i] = false
     stale[i] = g
   end
 end
-redis.call('EXPIRE', KEYS[3], ARGV[1], 'NX')
 return {shares, comments, stale}
 """
 
@@ -143,7 +144,6 @@ class EngagementCache:
         self._check_share = redis.register_script(_CHECK_SHARE)
         self._bump = redis.register_script(_BUMP_IF_CACHED)
         self._counts = redis.register_script(_COUNTS)
-        self.parts_key = counts_parts_key(prefix)
         self._store_counts = redis.register_script(_STORE_COUNTS)
 
     def _key(self, *parts: str) -> str:
@@ -156,7 +156,7 @@ class EngagementCache:
         try:
             verdict, total = self._check_share(
                 keys=[self._key("share-seen", digest), self._key("share-seen-since"), self._key("share-totals"),
-                      self.parts_key],
+                      counts_part_key(self.prefix, article_id)],
                 args=[max(1, window_seconds), now_seconds, article_id])
         except RedisError:
             return ASK_THE_DATABASE, None
@@ -165,12 +165,14 @@ class EngagementCache:
     def take_back_share(self, article_id: str) -> None:
         """The database did not record a share that ``share_verdict`` counted in the cache."""
         with contextlib.suppress(RedisError):
-            self._bump(keys=[self._key("share-totals"), self.parts_key], args=[article_id, -1])
+            self._bump(keys=[self._key("share-totals"), counts_part_key(self.prefix, article_id)],
+                       args=[article_id, -1])
 
     def bump_share_total(self, article_id: str) -> int | None:
         """The article's new total if the cache holds it, else None."""
         try:
-            total = self._bump(keys=[self._key("share-totals"), self.parts_key], args=[article_id, 1])
+            total = self._bump(keys=[self._key("share-totals"), counts_part_key(self.prefix, article_id)],
+                               args=[article_id, 1])
         except RedisError:
             return None
         return None if total is None else int(total)
@@ -195,8 +197,9 @@ class EngagementCache:
 
     def counts(self, article_ids: list[str]) -> CachedCounts:
         """Share and comment totals in one round trip; empty when Redis cannot answer."""
-        keys = [self._key("share-totals"), self._key("comment-totals"), self.parts_key,
-                *(generation_key(self.prefix, a) for a in article_ids)]
+        keys = [self._key("share-totals"), self._key("comment-totals")]
+        for article_id in article_ids:
+            keys += [generation_key(self.prefix, article_id), counts_part_key(self.prefix, article_id)]
         try:
             shares, comments, stale = self._counts(keys=keys, args=[SHARE_CACHE_TTL, self.max_cached_zeros,
                                                                    *article_ids])
@@ -214,11 +217,12 @@ class EngagementCache:
 
     def counts_answer(self, article_ids: list[str]) -> bytes | None:
         """The /counts answer as JSON when Redis holds every article's part of it; None otherwise
-        (``counts`` then finds the totals, and stores the parts). One HMGET and no script: this is
-        the hottest read there is, and a script's hundred arguments cost Redis more than the lookup.
-        The ids must match ARTICLE_ID_PATTERN, so that none needs escaping in JSON."""
+        (``counts`` then finds the totals, and stores the parts). One MGET and no script: this is
+        the hottest read there is, and a script's hundred arguments, or a hundred fields looked up
+        in a small hash's list, cost Redis several times the lookup of a hundred keys. The ids must
+        match ARTICLE_ID_PATTERN, so that none needs escaping in JSON."""
         try:
-            parts: list[Any] = self.redis.hmget(self.parts_key, article_ids)  # type: ignore[assignment]
+            parts: list[Any] = self.redis.mget([counts_part_key(self.prefix, a) for a in article_ids])  # type: ignore[assignment]
         except RedisError:
             return None
         if None in parts:

@@ -60,10 +60,10 @@ redis.call('EXPIRE', KEYS[2], ARGV[4], 'NX')
 return 1
 """
 
-# KEYS: the articles' parts of /counts (``counts_parts_key``), then pairs of (generation, pages
-# hash), one pair per changed article. ARGV: GENERATION_TTL, then the changed articles' ids.
+# KEYS: triples of (generation, pages hash, part of /counts), one triple per changed article.
+# ARGV: GENERATION_TTL.
 _BUMP = """
-for i = 2, #KEYS, 2 do
+for i = 1, #KEYS, 3 do
   if redis.call('EXISTS', KEYS[i]) == 1 then
     redis.call('INCR', KEYS[i])
   else
@@ -71,10 +71,9 @@ for i = 2, #KEYS, 2 do
     redis.call('SET', KEYS[i], t[1] .. string.format('%06d', tonumber(t[2])))
   end
   redis.call('EXPIRE', KEYS[i], ARGV[1])
-  redis.call('DEL', KEYS[i + 1])
+  redis.call('DEL', KEYS[i + 1], KEYS[i + 2])
 end
-redis.call('HDEL', KEYS[1], unpack(ARGV, 2))
-return #ARGV - 1
+return #KEYS / 3
 """
 
 def generation_key(prefix: str, article_id: str) -> str:
@@ -82,10 +81,10 @@ def generation_key(prefix: str, article_id: str) -> str:
     return f"{prefix}:tgen:{article_id}"
 
 
-def counts_parts_key(prefix: str) -> str:
-    """Each article's part of the /counts answer (``civility.infra.engagement_cache``): every
-    announcement drops the changed articles' parts, so a part that is there is current."""
-    return f"{prefix}:counts-parts"
+def counts_part_key(prefix: str, article_id: str) -> str:
+    """The article's part of the /counts answer (``civility.infra.engagement_cache``): every
+    announcement drops it, so a part that is there is current."""
+    return f"{prefix}:counts-part:{article_id}"
 
 
 def channel(prefix: str, article_id: str) -> str:
@@ -163,10 +162,10 @@ class ThreadCache:
     def announce(self, changes: list[ThreadChange], pipe: Pipeline) -> None:
         """Queue on ``pipe`` new generations for the changed articles and their live events. Plain
         EVAL, not EVALSHA: a pipeline holding scripts would first ask Redis whether it knows them."""
-        article_ids = list(dict.fromkeys(c.article_id for c in changes))
-        keys = [counts_parts_key(self.prefix)]
-        for article_id in article_ids:
-            keys += [self.generation_key(article_id), self.pages_key(article_id)]
-        pipe.eval(_BUMP, len(keys), *keys, GENERATION_TTL, *article_ids)
+        keys: list[str] = []
+        for article_id in dict.fromkeys(c.article_id for c in changes):
+            keys += [self.generation_key(article_id), self.pages_key(article_id),
+                     counts_part_key(self.prefix, article_id)]
+        pipe.eval(_BUMP, len(keys), *keys, GENERATION_TTL)
         for change in changes:
             pipe.publish(channel(self.prefix, change.article_id), live_message(change))
