@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import gzip
 import json
+from urllib.parse import urlencode
 
 import pytest
 from werkzeug.test import Client
@@ -150,8 +151,6 @@ COUNTS = "/api/v1/counts"
 
 
 def counts_path(*ids: str) -> str:
-    from urllib.parse import urlencode
-
     return COUNTS + "?" + urlencode([("article_id", a) for a in ids])
 
 
