@@ -50,7 +50,7 @@ class EngagementService:
         if verdict != REPEAT:
             since = None if verdict == NEW else now - timedelta(seconds=window)
             try:
-                with self.db.transaction() as session:
+                with self.db.one_statement() as session:
                     counted = EngagementRepository(session).add_share(article_id, network, client.key, now,
                                                                       unless_since=since)
             except Exception:

@@ -28,6 +28,7 @@ from service.api import readers as readers_api
 from service.context import Services
 from service.fast_lane import FastLane
 from service.headers import SECURITY_HEADERS
+from service.post_lane import COMMENT_ENDPOINT, SHARE_ENDPOINT, PostLane
 from service.schemas import ErrorOut
 from service.thread_pages import ThreadPages, public
 
@@ -94,7 +95,7 @@ def create_app(settings: Settings | None = None) -> APIFlask:
             response.headers.pop("Retry-After", None)
         return response
 
-    limits.configure(app, settings)
+    limiter = limits.configure(app, settings)
     app.spec_processor(openapi.refine_spec)
 
     @app.before_request
@@ -116,9 +117,20 @@ def create_app(settings: Settings | None = None) -> APIFlask:
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
-    # Outermost, so that a cache hit of a thread page or of /counts never reaches Flask.
+    # Outermost, so that a cache hit of a thread page or of /counts, a share or a comment never reaches Flask.
     services = app.extensions["civility"]
+    lane_limits = {action: limits.ActionLimit(limiter, settings, action, endpoint)
+                   for action, endpoint in (("share", SHARE_ENDPOINT), ("comment", COMMENT_ENDPOINT))
+                   if limiter is not None and settings.rate_limits and action in settings.rate_limits}
+
+    def render_error(environ: dict, error: Exception):
+        with app.request_context(environ):
+            return app.make_response(app.handle_user_exception(error))
+
+    writes = PostLane(services.engagement, services.comments, services.nudges, services.client_hash_salt,
+                      settings.max_content_length, settings.trusted_proxies, lane_limits, app.json.response,
+                      render_error)
     app.wsgi_app = FastLane(  # type: ignore[method-assign]
         app.wsgi_app, services.thread_pages, services.engagement, http_metrics, get_cors_options(app, cors),
-        public(settings.counts_max_age, settings.stale_while_revalidate))
+        public(settings.counts_max_age, settings.stale_while_revalidate), writes)
     return app

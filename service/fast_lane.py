@@ -1,4 +1,4 @@
-"""The fast lane: cache hits of the two hottest public reads, answered before Flask.
+"""The fast lane: cache hits of the two hottest public reads, and the hottest writes, before Flask.
 
 A news page asks for its thread and for ``/counts`` on every view, and nearly every time the answer
 is already in Redis. Such a hit costs one Redis round trip and a few headers, while going through
@@ -9,7 +9,8 @@ two), and records them in the same metrics.
 
 Everything else goes to Flask untouched: other paths and methods, a miss, a request carrying
 credentials, a query string that is not plainly valid (Flask then gives its usual error), Redis
-being down. Falling through is always correct; answering here is only ever faster.
+being down. Falling through is always correct; answering here is only ever faster. Share and
+comment POSTs are answered by service/post_lane.py, which says when they fall through.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from civility.engagement import EngagementService
 from civility.errors import Invalid
 from service.headers import SECURITY_HEADERS
 from service.metrics import HttpMetrics
+from service.post_lane import PostLane
 from service.schemas import MAX_CURSOR_CHARS, MAX_PAGE_SIZE, PAGE_SIZE
 from service.thread_pages import ThreadPages, json_response
 
@@ -40,6 +42,7 @@ WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 
 _THREAD_PATH = re.compile(rf"/api/v1/articles/({ARTICLE_ID_PATTERN})/comments")
 _COUNTS_PATH = "/api/v1/counts"
+_WRITES = ("/shares", "/comments")
 # Flask's names for the two views, so that the metrics do not tell the lanes apart.
 THREAD_ENDPOINT, COUNTS_ENDPOINT = "comments.list_comments", "engagement.counts"
 _LIMIT = re.compile(r"[1-9][0-9]{0,2}")
@@ -87,8 +90,9 @@ def counts_query(query_string: str) -> list[str] | None:
 
 class FastLane:
     def __init__(self, flask_wsgi: WSGIApp, pages: ThreadPages, engagement: EngagementService,
-                 metrics: HttpMetrics, cors_options: Any, counts_cache_control: str):
+                 metrics: HttpMetrics, cors_options: Any, counts_cache_control: str, writes: PostLane):
         self.flask_wsgi = flask_wsgi
+        self.writes = writes
         self.pages = pages
         self.engagement = engagement
         self.metrics = metrics
@@ -96,17 +100,18 @@ class FastLane:
         self.counts_cache_control = counts_cache_control
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        if environ.get("REQUEST_METHOD") == "GET":
+        method = environ.get("REQUEST_METHOD")
+        if method == "GET" or (method == "POST" and environ.get("PATH_INFO", "").endswith(_WRITES)):
             started = time.perf_counter()
             try:
-                answered = self._answer(environ)
+                answered = self._answer(environ) if method == "GET" else self.writes.answer(environ)
             except Exception:  # Flask answers instead, and reports its own errors
                 log.exception("fast lane failed; handing the request to Flask")
                 answered = None
             if answered is not None:
                 endpoint, response = answered
-                self._finish(environ, response)
-                self.metrics.record(endpoint, "GET", response.status_code, time.perf_counter() - started)
+                self._finish(environ, response, method)
+                self.metrics.record(endpoint, method, response.status_code, time.perf_counter() - started)
                 return response(environ, start_response)
         return self.flask_wsgi(environ, start_response)
 
@@ -140,14 +145,17 @@ class FastLane:
             return None
         return COUNTS_ENDPOINT, json_response(body, self.counts_cache_control)
 
-    def _finish(self, environ: dict, response: Response) -> None:
+    def _finish(self, environ: dict, response: Response, method: str) -> None:
         """What the after-request hooks add to every public API answer: CORS and security headers."""
         request_headers = Headers()
         for name in ("Origin", "Access-Control-Request-Private-Network"):
             value = environ.get("HTTP_" + name.upper().replace("-", "_"))
             if value is not None:
                 request_headers[name] = value
-        for name, value in get_cors_headers(self.cors_options, request_headers, "GET").items():
-            response.headers.add(name, value)
+        # An error answered by Flask's handlers (service/post_lane.py) has them already: flask-cors
+        # wraps the handlers, and then, as here, leaves an answer that has them alone.
+        if "Access-Control-Allow-Origin" not in response.headers:
+            for name, value in get_cors_headers(self.cors_options, request_headers, method).items():
+                response.headers.add(name, value)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)

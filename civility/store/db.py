@@ -161,6 +161,21 @@ class Database:
             hook(session)
 
     @contextmanager
+    def one_statement(self) -> Iterator[Session]:
+        """``transaction()`` for a unit of work that is a single statement, atomic by itself. On
+        PostgreSQL it runs in autocommit, without the BEGIN and COMMIT round trips; a second
+        statement in the block would commit on its own, so there must be only one."""
+        if self.engine.dialect.name != "postgresql":
+            with self.transaction() as session:
+                yield session
+            return
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection, \
+                Session(bind=connection) as session:
+            yield session
+        for hook in self.after_commit:
+            hook(session)
+
+    @contextmanager
     def read(self) -> Iterator[Session]:
         with self._sessions() as session:
             yield session

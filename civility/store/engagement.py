@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import String, Table, bindparam, delete, exists, func, insert, select, update
+from sqlalchemy import String, Table, bindparam, delete, exists, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -37,6 +37,30 @@ _ADD_SHARE_UNLESS_RECENT = insert(_SHARES).from_select(
         _SHARES.c.network == bindparam("network"), _SHARES.c.created_at >= bindparam("since", type_=UTCDateTime()),
     )),
 ).returning(_SHARES.c.id)
+
+
+
+
+def _share_and_count(add_share: Any) -> Any:
+    """PostgreSQL: ``add_share`` and the count of the share in the article's hour, as one statement
+    (a data-modifying CTE). One statement is atomic by itself, so it runs without BEGIN and COMMIT
+    (``Database.one_statement``): one round trip where there were four. It returns a row only when
+    the share was recorded."""
+    added = add_share.cte("added")
+    return (
+        pg_insert(_ACTIVITY)
+        .from_select(["article_id", "hour", "kind", "count"],
+                     select(bindparam("article_id", type_=String()), bindparam("hour", type_=UTCDateTime()),
+                            bindparam("network", type_=String()), literal(1)).select_from(added))
+        .on_conflict_do_update(index_elements=["article_id", "hour", "kind"], set_={"count": _ACTIVITY.c.count + 1})
+        .returning(_ACTIVITY.c.count)
+    )
+
+
+_SHARE_AND_COUNT = _share_and_count(
+    insert(_SHARES).values({name: bindparam(name, type_=type_) for name, type_ in _SHARE_FIELDS.items()})
+    .returning(_SHARES.c.id))
+_SHARE_AND_COUNT_UNLESS_RECENT = _share_and_count(_ADD_SHARE_UNLESS_RECENT)
 
 
 def hour_of(moment: datetime) -> datetime:
@@ -87,8 +111,15 @@ class EngagementRepository:
     def add_share(self, article_id: str, network: str, client: str, at: datetime,
                   unless_since: datetime | None = None) -> bool:
         """Record a share and count it in the article's hour. With ``unless_since``, only if this
-        client's share of the article on this network since then is not on record: False when it is."""
+        client's share of the article on this network since then is not on record: False when it is.
+        On PostgreSQL this is one statement (``Database.one_statement`` may run it)."""
         params = {"article_id": article_id, "network": network, "client": client, "created_at": at}
+        connection = self.session.connection()
+        if connection.dialect.name == "postgresql":
+            if unless_since is None:
+                return connection.execute(_SHARE_AND_COUNT, {**params, "hour": hour_of(at)}).first() is not None
+            return connection.execute(_SHARE_AND_COUNT_UNLESS_RECENT,
+                                      {**params, "hour": hour_of(at), "since": unless_since}).first() is not None
         if unless_since is None:
             self.session.connection().execute(_ADD_SHARE, params)
         elif self.session.connection().execute(_ADD_SHARE_UNLESS_RECENT,
