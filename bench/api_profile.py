@@ -1,6 +1,6 @@
 """Where an API request's CPU goes: each path of bench/api.py called in this process, with no HTTP.
 
-    .venv/bin/python bench/api_profile.py [--profile KIND] [--postgres URL]
+    .venv/bin/python bench/api_profile.py [--profile KIND] [--postgres URL] [--flask] [KIND ...]
 
 For each kind of request it prints the CPU this process spends per request (the best of five
 batches, ``time.process_time``) and the CPU Redis spends on it (from Redis's INFO): no gunicorn,
@@ -8,6 +8,9 @@ no sockets to a client, so the figures are what civility itself costs. ``--profi
 ``cProfile`` of that kind, by internal time. It starts a private Redis and uses a scratch SQLite
 file, or a scratch PostgreSQL database with ``--postgres``, as bench/api.py does. Redis's CPU is
 its own process's, so nothing else may use that Redis meanwhile.
+
+``--flask`` sends every request to the Flask app behind the fast lane, as if there were none: the
+difference is what the lane saves (for ``warm`` and ``counts`` too).
 
 Kinds: ``hello`` (the bare Flask app of the ceiling), ``warm`` (page 1 of a 500-comment thread from
 the cache, by the fast lane), ``counts`` (100 ids from the cache, by the fast lane), ``share`` and
@@ -129,7 +132,8 @@ def profile(request: Callable[[], object], batch: int) -> str:
     return out.getvalue()
 
 
-def run(database_url: str, redis_url: str, kinds: list[str], profiled: str | None) -> None:
+def run(database_url: str, redis_url: str, kinds: list[str], profiled: str | None,
+        flask_only: bool = False) -> None:
     from service import create_app
 
     prefix = "bench-profile"
@@ -138,7 +142,7 @@ def run(database_url: str, redis_url: str, kinds: list[str], profiled: str | Non
     settings = Settings.from_env({}, database_url=database_url, redis_url=redis_url, redis_prefix=prefix,
                                  scorer="profanity", rate_limits=None, moderation_mode="post", trusted_proxies=1)
     app = create_app(settings)
-    caller = Caller(app.wsgi_app)
+    caller = Caller(app.wsgi_app.flask_wsgi if flask_only else app.wsgi_app)
     try:
         seed(caller)
         hello = Caller(hello_app.wsgi_app)
@@ -157,6 +161,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", choices=KINDS, help="also print a cProfile of this kind")
     parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL server to make a scratch database on")
+    parser.add_argument("--flask", action="store_true", help="through Flask alone, without the fast lane")
     parser.add_argument("kinds", nargs="*", metavar="KIND", help=f"some of {', '.join(KINDS)} (default: all)")
     args = parser.parse_args()
     unknown = set(args.kinds) - set(KINDS)
@@ -165,9 +170,10 @@ def main() -> None:
     with civility_stack() as env:
         if args.postgres:
             with postgres_database(args.postgres) as url:
-                run(url, env["CIVILITY_REDIS_URL"], args.kinds or list(KINDS), args.profile)
+                run(url, env["CIVILITY_REDIS_URL"], args.kinds or list(KINDS), args.profile, args.flask)
         else:
-            run(env["CIVILITY_DATABASE_URL"], env["CIVILITY_REDIS_URL"], args.kinds or list(KINDS), args.profile)
+            run(env["CIVILITY_DATABASE_URL"], env["CIVILITY_REDIS_URL"], args.kinds or list(KINDS), args.profile,
+                args.flask)
 
 
 if __name__ == "__main__":
