@@ -54,6 +54,7 @@ class EngagementService:
                     counted = EngagementRepository(session).add_share(article_id, network, client.key, now,
                                                                       unless_since=since)
             except Exception:
+                self.cache.forget_share(digest)
                 if total is not None:  # counted in the cache, not recorded: take it back
                     self.cache.take_back_share(article_id)
                 raise

@@ -307,4 +307,6 @@ def test_a_share_the_database_failed_to_record_is_taken_back_from_the_cached_tot
     assert redis_client.hget(f"{redis_prefix}:share-totals", ARTICLE) == b"1"
     with db.transaction() as session:
         session.execute(text("ALTER TABLE share_events_away RENAME TO share_events"))
-    assert share(client, "x", n=3).json == {"article_id": ARTICLE, "network": "x", "total": 2, "counted": True}
+    # The reader's retry counts: the failed attempt left no trace that would make it a repeat.
+    assert share(client, "x", n=2).json == {"article_id": ARTICLE, "network": "x", "total": 2, "counted": True}
+    assert share(client, "x", n=2).json["counted"] is False

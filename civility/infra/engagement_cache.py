@@ -162,6 +162,11 @@ class EngagementCache:
             return ASK_THE_DATABASE, None
         return int(verdict), None if total is None else int(total)
 
+    def forget_share(self, digest: str) -> None:
+        """A share ``share_verdict`` saw was not recorded: its retry must not look like a repeat."""
+        with contextlib.suppress(RedisError):
+            self.redis.delete(self._key("share-seen", digest))
+
     def take_back_share(self, article_id: str) -> None:
         """The database did not record a share that ``share_verdict`` counted in the cache."""
         with contextlib.suppress(RedisError):
