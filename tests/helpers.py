@@ -5,6 +5,7 @@ Test modules import from here (never from each other or from conftest); fixtures
 
 from __future__ import annotations
 
+import copy
 import os
 import signal
 import socket
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import func, select
+from werkzeug.test import Client
 
 from civility.config import Settings
 from civility.store.models import Comment
@@ -248,3 +250,33 @@ def process_alive(pid: int) -> bool:
 
 def status_of(answer: bytes) -> int:
     return int(answer.split(b" ", 2)[1])
+
+
+class Lanes:
+    """An app's fast lane with nothing behind it (its Flask replaced by one that records being
+    asked), and Flask with nothing in front of it: tests/test_fast_lane.py, tests/test_post_lane.py."""
+
+    def __init__(self, app):
+        self.flask_asked = 0
+        lane = copy.copy(app.wsgi_app)
+        flask = app.wsgi_app.flask_wsgi
+
+        def flask_behind(environ, start_response):
+            self.flask_asked += 1
+            return flask(environ, start_response)
+
+        lane.flask_wsgi = flask_behind
+        self.lane, self.flask = Client(lane), Client(flask)
+
+    def both(self, path, **kwargs):
+        """A GET sent both ways: (the lane's answer, Flask's, whether the lane gave its own)."""
+        asked = self.flask_asked
+        fast = self.lane.get(path, **kwargs)
+        answered_by_lane = self.flask_asked == asked
+        return fast, self.flask.get(path, **kwargs), answered_by_lane
+
+    def post(self, client, path, **kwargs):
+        """A POST sent one way: (the answer, whether the lane gave it)."""
+        asked = self.flask_asked
+        answer = client.post(path, **kwargs)
+        return answer, client is self.lane and self.flask_asked == asked

@@ -7,16 +7,14 @@ headers; anything else must be handed to Flask.
 
 from __future__ import annotations
 
-import copy
 import gzip
 import json
 from urllib.parse import urlencode
 
 import pytest
-from werkzeug.test import Client
 
 from civility.config import DEFAULT_RATE_LIMITS
-from tests.helpers import ARTICLE, as_client
+from tests.helpers import ARTICLE, Lanes, as_client
 
 THREAD = f"/api/v1/articles/{ARTICLE}/comments"
 OTHER = "culture/quiet-article"
@@ -28,29 +26,6 @@ def app(app_factory):
     # Two allowed origins: flask-cors then echoes the caller's and adds Vary: Origin. Rate limits as
     # in production: whatever the limiter adds to an answer, the lane's must match.
     return app_factory(allowed_origins=(ORIGIN, "https://other.example"), rate_limits=dict(DEFAULT_RATE_LIMITS))
-
-
-class Lanes:
-    """The app's fast lane with nothing behind it, and Flask with nothing in front of it."""
-
-    def __init__(self, app):
-        self.flask_asked = 0
-        lane = copy.copy(app.wsgi_app)
-        flask = app.wsgi_app.flask_wsgi
-
-        def flask_behind(environ, start_response):
-            self.flask_asked += 1
-            return flask(environ, start_response)
-
-        lane.flask_wsgi = flask_behind
-        self.lane = Client(lane)
-        self.flask = Client(flask)
-
-    def both(self, path, **kwargs):
-        asked = self.flask_asked
-        fast = self.lane.get(path, **kwargs)
-        answered_by_lane = self.flask_asked == asked
-        return fast, self.flask.get(path, **kwargs), answered_by_lane
 
 
 def same(fast, flask):

@@ -9,39 +9,17 @@ their refusals are compared too.
 
 from __future__ import annotations
 
-import copy
 import json
 
 import pytest
-from werkzeug.test import Client
 
-from tests.helpers import ARTICLE, as_client
+from tests.helpers import ARTICLE, Lanes, as_client
 
 OTHER = "culture/quiet-article"
 ORIGIN = "https://news.example"
 LIMITS = {"share": "3/minute;10/hour", "comment": "2/minute"}
 # Values that name the article or the comment itself, and so differ between the two.
 OWN = ("article_id", "id", "edit_token", "created_at", "updated_at", "total")
-
-
-class Lanes:
-    def __init__(self, app):
-        self.flask_asked = 0
-        lane = copy.copy(app.wsgi_app)
-        flask = app.wsgi_app.flask_wsgi
-
-        def flask_behind(environ, start_response):
-            self.flask_asked += 1
-            return flask(environ, start_response)
-
-        lane.flask_wsgi = flask_behind
-        self.lane, self.flask = Client(lane), Client(flask)
-
-    def post(self, client, path, **kwargs):
-        """(the answer, whether the lane gave it)."""
-        asked = self.flask_asked
-        answer = client.post(path, **kwargs)
-        return answer, client is self.lane and self.flask_asked == asked
 
 
 def request(n, body=None, headers=None):
