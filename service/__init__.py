@@ -117,19 +117,20 @@ def create_app(settings: Settings | None = None) -> APIFlask:
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
-    # Outermost, so that a cache hit of a thread page or of /counts, a share or a comment never reaches Flask.
     services = app.extensions["civility"]
     lane_limits = {action: limits.ActionLimit(limiter, settings, action, endpoint)
                    for action, endpoint in (("share", SHARE_ENDPOINT), ("comment", COMMENT_ENDPOINT))
                    if limiter is not None and settings.rate_limits and action in settings.rate_limits}
 
     def render_error(environ: dict, error: Exception):
+        # A write in the lane that fails is answered by Flask's own handlers, as if its view had raised.
         with app.request_context(environ):
             return app.make_response(app.handle_user_exception(error))
 
     writes = PostLane(services.engagement, services.comments, services.nudges, services.client_hash_salt,
                       settings.max_content_length, settings.trusted_proxies, lane_limits, app.json.response,
                       render_error)
+    # Outermost, so that a cache hit of a thread page or of /counts, a share or a comment never reaches Flask.
     app.wsgi_app = FastLane(  # type: ignore[method-assign]
         app.wsgi_app, services.thread_pages, services.engagement, http_metrics, get_cors_options(app, cors),
         public(settings.counts_max_age, settings.stale_while_revalidate), writes)
