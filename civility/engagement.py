@@ -18,7 +18,7 @@ from civility.identity import Client
 from civility.infra.engagement_cache import NEW, REPEAT, EngagementCache
 from civility.store.comments import CommentRepository
 from civility.store.db import Database
-from civility.store.engagement import EngagementRepository
+from civility.store.engagement import EngagementRepository, add_share
 from civility.store.models import Comment, utcnow
 from civility.text import MAX_NOTE_CHARS, clean_optional
 
@@ -50,9 +50,8 @@ class EngagementService:
         if verdict != REPEAT:
             since = None if verdict == NEW else now - timedelta(seconds=window)
             try:
-                with self.db.one_statement() as session:
-                    counted = EngagementRepository(session).add_share(article_id, network, client.key, now,
-                                                                      unless_since=since)
+                with self.db.driver_transaction() as connection:
+                    counted = add_share(connection, article_id, network, client.key, now, unless_since=since)
             except Exception:
                 self.cache.forget_share(digest)
                 if total is not None:  # counted in the cache, not recorded: take it back

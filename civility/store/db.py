@@ -6,7 +6,7 @@ import fcntl
 import os
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from civility.store.driver import DriverConnection
 
 
 def normalise_url(url: str) -> str:
@@ -161,19 +163,38 @@ class Database:
             hook(session)
 
     @contextmanager
-    def one_statement(self) -> Iterator[Session]:
-        """``transaction()`` for a unit of work that is a single statement, atomic by itself. On
-        PostgreSQL it runs in autocommit, without the BEGIN and COMMIT round trips; a second
-        statement in the block would commit on its own, so there must be only one."""
-        if self.engine.dialect.name != "postgresql":
-            with self.transaction() as session:
-                yield session
-            return
-        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection, \
-                Session(bind=connection) as session:
-            yield session
-        for hook in self.after_commit:
-            hook(session)
+    def driver_transaction(self) -> Iterator[DriverConnection]:
+        """A unit of work made only of driver statements (civility.store.driver), on the driver's
+        own connection: for the hottest writes. On SQLite one transaction under the write lock, which
+        is taken after the connection is; on PostgreSQL autocommit, so each statement commits by
+        itself and the unit must be a single statement. The after-commit hooks do not run: nothing
+        here can leave work for them."""
+        pooled = self.engine.raw_connection()
+        dbapi_connection: Any = pooled.driver_connection
+        connection = DriverConnection(dbapi_connection, self.engine.dialect)
+        try:
+            if self.engine.dialect.name == "postgresql":
+                dbapi_connection.autocommit = True
+                try:
+                    yield connection
+                finally:
+                    if not connection.invalidated:  # back to the pool as SQLAlchemy lent it
+                        dbapi_connection.autocommit = False
+                return
+            with self._write_lock.held() if self._write_lock else nullcontext():
+                dbapi_connection.execute("BEGIN IMMEDIATE")
+                try:
+                    yield connection
+                except BaseException:
+                    dbapi_connection.rollback()
+                    raise
+                dbapi_connection.commit()
+        except BaseException:
+            if connection.invalidated:
+                pooled.invalidate()
+            raise
+        finally:
+            pooled.close()
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from civility.store.db import dialect_insert
+from civility.store.driver import DriverConnection, DriverStatement
 from civility.store.models import ArticleActivity, Comment, Report, ShareEvent, UTCDateTime, Vote
 
 COMMENT_KIND = "comment"
@@ -26,27 +27,25 @@ _BUMP_ACTIVITY: dict[str, Any] = {
     for name, make in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
 }
 _SHARES = cast(Table, ShareEvent.__table__)
-_ADD_SHARE = insert(_SHARES)
+_SHARE_FIELDS = {"article_id": String(), "network": String(), "client": String(), "created_at": UTCDateTime()}
+_ADD_SHARE = insert(_SHARES).values({name: bindparam(name, type_=type_) for name, type_ in _SHARE_FIELDS.items()})
 # The same, unless this client's share of the article on the network since ``since`` is on record:
 # the database's dedup check and the insert in one statement.
-_SHARE_FIELDS = {"article_id": String(), "network": String(), "client": String(), "created_at": UTCDateTime()}
 _ADD_SHARE_UNLESS_RECENT = insert(_SHARES).from_select(
     list(_SHARE_FIELDS),
     select(*(bindparam(name, type_=type_) for name, type_ in _SHARE_FIELDS.items())).where(~exists().where(
         _SHARES.c.client == bindparam("client"), _SHARES.c.article_id == bindparam("article_id"),
         _SHARES.c.network == bindparam("network"), _SHARES.c.created_at >= bindparam("since", type_=UTCDateTime()),
     )),
-).returning(_SHARES.c.id)
-
-
+)
 
 
 def _share_and_count(add_share: Any) -> Any:
     """PostgreSQL: ``add_share`` and the count of the share in the article's hour, as one statement
     (a data-modifying CTE). One statement is atomic by itself, so it runs without BEGIN and COMMIT
-    (``Database.one_statement``): one round trip where there were four. It returns a row only when
-    the share was recorded."""
-    added = add_share.cte("added")
+    (``Database.driver_transaction``): one round trip where there were four. It returns a row only
+    when the share was recorded."""
+    added = add_share.returning(_SHARES.c.id).cte("added")
     return (
         pg_insert(_ACTIVITY)
         .from_select(["article_id", "hour", "kind", "count"],
@@ -57,10 +56,31 @@ def _share_and_count(add_share: Any) -> Any:
     )
 
 
-_SHARE_AND_COUNT = _share_and_count(
-    insert(_SHARES).values({name: bindparam(name, type_=type_) for name, type_ in _SHARE_FIELDS.items()})
-    .returning(_SHARES.c.id))
-_SHARE_AND_COUNT_UNLESS_RECENT = _share_and_count(_ADD_SHARE_UNLESS_RECENT)
+# A share is the hottest write: these run on the driver's connection (civility.store.driver).
+_SHARE_STATEMENTS = {
+    # (dialect, with a dedup check) -> the statements; each returns a row only if the share is recorded
+    ("postgresql", False): [DriverStatement(_share_and_count(_ADD_SHARE))],
+    ("postgresql", True): [DriverStatement(_share_and_count(_ADD_SHARE_UNLESS_RECENT))],
+    ("sqlite", False): [DriverStatement(_ADD_SHARE.returning(_SHARES.c.id))],
+    ("sqlite", True): [DriverStatement(_ADD_SHARE_UNLESS_RECENT.returning(_SHARES.c.id))],
+}
+_COUNT_SHARE_SQLITE = DriverStatement(_BUMP_ACTIVITY["sqlite"])
+
+
+def add_share(connection: DriverConnection, article_id: str, network: str, client: str, at: datetime,
+              unless_since: datetime | None = None) -> bool:
+    """Record a share and count it in the article's hour (``Database.driver_transaction``). With
+    ``unless_since``, only if this client's share of the article on this network since then is not
+    on record: False when it is. On PostgreSQL this is one statement."""
+    params = {"article_id": article_id, "network": network, "client": client, "created_at": at,
+              "hour": hour_of(at), "since": unless_since, "kind": network, "n": 1}
+    dialect = connection.dialect.name
+    (record,) = _SHARE_STATEMENTS[dialect, unless_since is not None]
+    if not connection.run(record, params):
+        return False
+    if dialect == "sqlite":
+        connection.run(_COUNT_SHARE_SQLITE, params)
+    return True
 
 
 def hour_of(moment: datetime) -> datetime:
@@ -106,27 +126,6 @@ class EngagementRepository:
             .limit(limit)
         )
         return [(article_id, int(count)) for article_id, count in rows]
-
-    # -- shares -----------------------------------------------------------------------------------
-    def add_share(self, article_id: str, network: str, client: str, at: datetime,
-                  unless_since: datetime | None = None) -> bool:
-        """Record a share and count it in the article's hour. With ``unless_since``, only if this
-        client's share of the article on this network since then is not on record: False when it is.
-        On PostgreSQL this is one statement (``Database.one_statement`` may run it)."""
-        params = {"article_id": article_id, "network": network, "client": client, "created_at": at}
-        connection = self.session.connection()
-        if connection.dialect.name == "postgresql":
-            if unless_since is None:
-                return connection.execute(_SHARE_AND_COUNT, {**params, "hour": hour_of(at)}).first() is not None
-            return connection.execute(_SHARE_AND_COUNT_UNLESS_RECENT,
-                                      {**params, "hour": hour_of(at), "since": unless_since}).first() is not None
-        if unless_since is None:
-            self.session.connection().execute(_ADD_SHARE, params)
-        elif self.session.connection().execute(_ADD_SHARE_UNLESS_RECENT,
-                                               {**params, "since": unless_since}).first() is None:
-            return False
-        self.bump_activity(article_id, at, network)
-        return True
 
     # -- votes ------------------------------------------------------------------------------------
     def set_vote(self, comment_id: int, voter: str, value: int, at: datetime) -> int:

@@ -1,0 +1,83 @@
+"""The hottest writes run on the driver's own connection (civility.store.driver): they must store
+what the ORM reads back, fail as SQLAlchemy fails, and leave the pooled connection as it was lent."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
+
+from civility.store.db import Database
+from civility.store.driver import DriverStatement
+from civility.store.engagement import EngagementRepository, add_share
+from civility.store.models import ShareEvent
+
+AT = datetime(2026, 12, 3, 9, 41, 7, 123456, tzinfo=UTC)
+NOWHERE = DriverStatement(text("INSERT INTO no_such_table VALUES (1)"))
+
+
+def test_a_share_is_stored_as_the_orm_reads_it_and_counted_once_per_share(database_url):
+    db = Database(database_url)
+    with db.driver_transaction() as connection:
+        assert add_share(connection, "news/a", "x", "reader-1", AT)
+    with db.driver_transaction() as connection:
+        assert add_share(connection, "news/a", "x", "reader-2", AT + timedelta(seconds=1))
+    with db.read() as session:
+        stored = session.scalars(select(ShareEvent).order_by(ShareEvent.id)).all()
+        assert [(s.article_id, s.network, s.client, s.created_at) for s in stored] == [
+            ("news/a", "x", "reader-1", AT), ("news/a", "x", "reader-2", AT + timedelta(seconds=1))]
+        assert EngagementRepository(session).share_counts(["news/a"]) == {"news/a": {"x": 2}}
+
+
+def test_the_database_refuses_a_repeat_inside_the_window_and_counts_nothing(database_url):
+    db = Database(database_url)
+    with db.driver_transaction() as connection:
+        assert add_share(connection, "news/a", "x", "reader-1", AT)
+    with db.driver_transaction() as connection:
+        assert not add_share(connection, "news/a", "x", "reader-1", AT + timedelta(minutes=5),
+                             unless_since=AT - timedelta(minutes=1))
+        # Another network, or a share older than the window, is not a repeat.
+        assert add_share(connection, "news/a", "facebook", "reader-1", AT + timedelta(minutes=5),
+                         unless_since=AT - timedelta(minutes=1))
+    with db.driver_transaction() as connection:
+        assert add_share(connection, "news/a", "x", "reader-1", AT + timedelta(hours=2),
+                         unless_since=AT + timedelta(minutes=1))
+    with db.read() as session:
+        assert EngagementRepository(session).share_counts(["news/a"]) == {"news/a": {"x": 2, "facebook": 1}}
+
+
+def test_a_failing_statement_raises_sqlalchemys_error_and_nothing_of_the_unit_is_kept(database_url):
+    db = Database(database_url)
+    with pytest.raises(DBAPIError) as raised, db.driver_transaction() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.run(NOWHERE, {})  # each statement commits by itself there: one statement a unit
+        add_share(connection, "news/a", "x", "reader-1", AT)
+        connection.run(NOWHERE, {})
+    assert "no_such_table" in str(raised.value)
+    with db.read() as session:
+        assert session.scalars(select(ShareEvent)).all() == []
+    # The connection is usable, and transactional, for the next unit of work.
+    with pytest.raises(RuntimeError), db.transaction() as session:
+        session.add(ShareEvent(article_id="news/b", network="x", client="reader-1", created_at=AT))
+        session.flush()
+        raise RuntimeError("rolled back")
+    with db.driver_transaction() as connection:
+        assert add_share(connection, "news/c", "x", "reader-1", AT)
+    with db.read() as session:
+        assert [s.article_id for s in session.scalars(select(ShareEvent))] == ["news/c"]
+
+
+def test_on_postgresql_the_connection_goes_back_to_the_pool_in_a_transaction_again(database_url):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite's unit is a transaction of its own")
+    db = Database(database_url, pool_size=1, max_overflow=0)  # the same connection every time
+    with db.driver_transaction() as connection:
+        assert add_share(connection, "news/a", "x", "reader-1", AT)
+    with pytest.raises(DBAPIError), db.driver_transaction() as connection:
+        connection.run(NOWHERE, {})
+    with pytest.raises(RuntimeError), db.transaction() as session:
+        session.add(ShareEvent(article_id="news/b", network="x", client="reader-1", created_at=AT))
+        session.flush()
+        raise RuntimeError("rolled back")
+    with db.read() as session:
+        assert [s.article_id for s in session.scalars(select(ShareEvent))] == ["news/a"]
