@@ -7,10 +7,11 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
+from civility.store.comments import CommentRepository
 from civility.store.db import Database
 from civility.store.driver import DriverStatement
 from civility.store.engagement import EngagementRepository, add_share
-from civility.store.models import ShareEvent
+from civility.store.models import Comment, ShareEvent
 
 AT = datetime(2026, 12, 3, 9, 41, 7, 123456, tzinfo=UTC)
 NOWHERE = DriverStatement(text("INSERT INTO no_such_table VALUES (1)"))
@@ -81,3 +82,17 @@ def test_on_postgresql_the_connection_goes_back_to_the_pool_in_a_transaction_aga
         raise RuntimeError("rolled back")
     with db.read() as session:
         assert [s.article_id for s in session.scalars(select(ShareEvent))] == ["news/a"]
+
+
+def test_a_comment_added_on_the_driver_reads_back_with_its_defaults_json_and_times(database_url):
+    db = Database(database_url)
+    comment = Comment(article_id="news/a", author_name="Ann", body="Hello", html="<p>Hello</p>", status="published",
+                      heuristics=["repeated text"], published_at=AT)
+    with db.transaction() as session:
+        CommentRepository(session).add(comment)
+    assert comment.id and comment.version == 1 and comment.reasons == [] and comment.votes == 0
+    with db.read() as session:
+        stored = session.get(Comment, comment.id)
+        assert (stored.heuristics, stored.reasons, stored.scores, stored.published_at, stored.votes) == (
+            ["repeated text"], [], None, AT, 0)
+        assert stored.created_at == comment.created_at and stored.created_at.tzinfo is not None

@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, and_, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased, load_only
 
 from civility import thread_changes
 from civility.statuses import Action, Status
+from civility.store.driver import DriverStatement, driver_connection, insert_all, insert_values
 from civility.store.engagement import EngagementRepository
 from civility.store.models import Comment, CommentEvent, UTCDateTime
 
@@ -19,16 +20,18 @@ if TYPE_CHECKING:
 
 REPLY_PREVIEW = 3
 
-# Built once (see civility.store.engagement): every new comment runs these.
+# Built once, and run on the driver's connection (civility.store.driver): every new comment runs
+# these, on SQLite under the database's write lock.
 _COMMENTS = cast(Table, Comment.__table__)
-_ADD_COMMENT = insert(_COMMENTS).returning(_COMMENTS.c.id)
-_ADD_EVENT = insert(cast(Table, CommentEvent.__table__))
+_EVENTS = cast(Table, CommentEvent.__table__)
+_ADD_COMMENT = DriverStatement(insert_all(_COMMENTS).returning(_COMMENTS.c.id))
+_ADD_EVENT = DriverStatement(insert_all(_EVENTS))
 # One comment (a reply's parent, or the comment an edit, vote or report is about).
 _BY_ID = select(Comment).where(Comment.id == bindparam("comment_id"))
 _LOCK_BY_ID = _BY_ID.with_for_update()
-_RECENT_REPEATS = select(func.count()).select_from(_COMMENTS).where(
+_RECENT_REPEATS = DriverStatement(select(func.count()).select_from(_COMMENTS).where(
     _COMMENTS.c.client_hash == bindparam("client_hash"), _COMMENTS.c.body == bindparam("body"),
-    _COMMENTS.c.created_at >= bindparam("since", type_=UTCDateTime()))
+    _COMMENTS.c.created_at >= bindparam("since", type_=UTCDateTime())))
 
 
 # What readers are shown of a comment: the public thread's queries load only these columns (raising,
@@ -80,12 +83,11 @@ class CommentRepository:
     def add(self, comment: Comment) -> Comment:
         """Insert a new comment; its id and column defaults are set on it, as a flush would. A Core
         statement: the ORM's unit of work cost more than the insert itself, on every post."""
-        values = {key: value for key, value in vars(comment).items() if key in _COMMENTS.c}
-        result = self.session.connection().execute(_ADD_COMMENT, values)
-        comment.id = result.scalar_one()
-        # A single row's parameters: a dict, the column defaults computed for the insert included.
-        for key, value in cast(dict, result.last_inserted_params()).items():
-            if key not in values and key != "id":
+        given = {key: value for key, value in vars(comment).items() if key in _COMMENTS.c}
+        values = insert_values(_COMMENTS, given)
+        ((comment.id,),) = driver_connection(self.session).run(_ADD_COMMENT, values)
+        for key, value in values.items():
+            if key not in given:
                 setattr(comment, key, value)
         return comment
 
@@ -103,8 +105,9 @@ class CommentRepository:
 
     def count_recent_repeats(self, client_hash: str, body: str, since: datetime) -> int:
         """Comments with exactly this text from this client since ``since`` (the spam heuristic)."""
-        return self.session.connection().execute(
-            _RECENT_REPEATS, {"client_hash": client_hash, "body": body, "since": since}).scalar_one()
+        ((count,),) = driver_connection(self.session).run(
+            _RECENT_REPEATS, {"client_hash": client_hash, "body": body, "since": since})
+        return int(count)
 
     # -- public thread -------------------------------------------------------------------------
     def _visible_top_level(self, article_id: str) -> Any:
@@ -203,7 +206,7 @@ class CommentRepository:
             EngagementRepository(self.session).count_publication(comment.article_id, event.at)
 
     def add_event(self, comment_id: int, event: Event) -> None:
-        self.session.connection().execute(_ADD_EVENT, {
+        driver_connection(self.session).run(_ADD_EVENT, {
             "comment_id": comment_id, "at": event.at, "actor": event.actor, "action": event.action,
             "from_status": event.from_status, "to_status": event.to_status, "reason": event.reason,
             "scores": event.scores, "details": event.details,

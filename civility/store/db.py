@@ -63,9 +63,9 @@ def make_engine(url: str, pool_size: int | None = None, *, max_overflow: int | N
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):
-            # Write transactions take the lock at BEGIN, so a read-then-write never fails on upgrade.
-            immediate = conn.get_execution_options().get("civility_write")
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            # A write transaction begins later, under the write lock (Database.transaction).
+            if not conn.get_execution_options().get("civility_write"):
+                conn.exec_driver_sql("BEGIN")
 
         # pysqlite's own transaction handling must be off for the BEGIN above to take effect.
         @event.listens_for(engine, "connect", insert=True)
@@ -154,10 +154,21 @@ class Database:
             with self._sessions() as session, session.begin():
                 yield session
         else:
-            # The session is made and closed outside the lock, which other writers are waiting for.
-            with self._sessions() as session, self._write_lock.held(), session.begin():
-                session.connection(execution_options={"civility_write": True})
-                yield session
+            # Everything SQLAlchemy does to lend a connection and to end the session happens outside
+            # the lock, which the other writers are waiting for: under it, BEGIN IMMEDIATE (a write
+            # transaction, so a read-then-write never fails on upgrade), the work and the COMMIT.
+            with self._sessions() as session, session.begin():
+                lent = session.connection(execution_options={"civility_write": True})
+                connection = DriverConnection(lent.connection.driver_connection, lent.dialect)
+                with self._write_lock.held():
+                    connection.begin_immediate()
+                    try:
+                        yield session
+                        session.flush()
+                        connection.commit()
+                    except BaseException:
+                        connection.rollback()
+                        raise
         # Committed (an exception skips this): what must follow a commit, e.g. enqueueing webhook deliveries.
         for hook in self.after_commit:
             hook(session)
@@ -182,13 +193,13 @@ class Database:
                         dbapi_connection.autocommit = False
                 return
             with self._write_lock.held() if self._write_lock else nullcontext():
-                dbapi_connection.execute("BEGIN IMMEDIATE")
+                connection.begin_immediate()
                 try:
                     yield connection
                 except BaseException:
-                    dbapi_connection.rollback()
+                    connection.rollback()
                     raise
-                dbapi_connection.commit()
+                connection.commit()
         except BaseException:
             if connection.invalidated:
                 pooled.invalidate()

@@ -18,8 +18,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
+from sqlalchemy import ColumnDefault, Insert, Table, bindparam, insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
@@ -44,7 +46,7 @@ class DriverStatement:
 
     The statement may take named ``bindparam`` values and bound literals; it must not need
     SQLAlchemy at run time (no expanding ``IN``, no ORM entities, no Python-side column defaults:
-    give every value)."""
+    give every value, ``insert_values`` helps). ``None`` is SQL NULL, in a JSON column too."""
 
     def __init__(self, statement: ClauseElement):
         self.statement = statement
@@ -65,18 +67,48 @@ class DriverStatement:
             bind = by_name[name]
             named = not bind.unique  # a unique (anonymous) bind holds a literal's value
             parameters.append(_Parameter(name, bind.key if named else "", None if named else bind.value,
-                                         bind.type.bind_processor(dialect)))
+                                         bind.type.dialect_impl(dialect).bind_processor(dialect)))
         return _Compiled(compiler.string, compiler.positional, tuple(parameters))
 
     def arguments(self, dialect: Dialect, params: Mapping[str, Any]) -> tuple[str, Sequence[Any] | dict[str, Any]]:
         """The SQL and the driver's arguments for ``params``."""
         compiled = self.compiled(dialect)
         values = [(p.name, (params[p.key] if p.key else p.fixed)) for p in compiled.parameters]
-        converted = [(name, p.process(value) if p.process else value)
+        converted = [(name, p.process(value) if p.process and value is not None else value)
                      for (name, value), p in zip(values, compiled.parameters, strict=True)]
         if compiled.positional:
             return compiled.sql, [value for _, value in converted]
         return compiled.sql, dict(converted)
+
+
+def insert_all(table: Table) -> Insert:
+    """An INSERT of every column but the autoincremented key, each from the parameter named after it
+    (``insert_values`` gives them)."""
+    return insert(table).values({c.key: bindparam(c.key, type_=c.type) for c in table.c
+                                 if c is not table.autoincrement_column})
+
+
+def insert_values(table: Table, given: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameters of ``insert_all(table)``: those given, the columns' Python-side defaults for
+    the others (as SQLAlchemy computes them for an insert), NULL for the rest."""
+    values = {}
+    for column in table.c:
+        if column is table.autoincrement_column:
+            continue
+        if column.key in given:
+            values[column.key] = given[column.key]
+        elif column.default is not None and isinstance(column.default, ColumnDefault):
+            values[column.key] = column.default.arg(None) if column.default.is_callable else column.default.arg
+        else:
+            values[column.key] = None
+    return values
+
+
+def driver_connection(session: Session) -> DriverConnection:
+    """The driver's connection under ``session``'s transaction: driver statements run in it, with
+    the session's other statements."""
+    connection = session.connection()
+    return DriverConnection(connection.connection.driver_connection, connection.dialect)
 
 
 class DriverConnection:
@@ -97,8 +129,27 @@ class DriverConnection:
             cursor.execute(sql, arguments)
             return cursor.fetchall() if cursor.description is not None else []
         except self.dialect.loaded_dbapi.Error as error:
-            self.invalidated = self.dialect.is_disconnect(error, self.dbapi_connection, cursor)
-            raise DBAPIError.instance(sql, arguments, error, self.dialect.loaded_dbapi.Error,
-                                      connection_invalidated=self.invalidated, dialect=self.dialect) from error
+            raise self._failed(error, sql, arguments, cursor) from error
         finally:
             cursor.close()
+
+    def begin_immediate(self) -> None:
+        """SQLite: begin a transaction that holds the database's write lock."""
+        self._call(self.dbapi_connection.execute, "BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        self._call(self.dbapi_connection.commit)
+
+    def rollback(self) -> None:
+        self._call(self.dbapi_connection.rollback)
+
+    def _call(self, method: Callable[..., Any], *args: Any) -> None:
+        try:
+            method(*args)
+        except self.dialect.loaded_dbapi.Error as error:
+            raise self._failed(error, args[0] if args else method.__name__.upper(), (), None) from error
+
+    def _failed(self, error: Any, sql: str, arguments: Any, cursor: Any) -> Exception:
+        self.invalidated = self.dialect.is_disconnect(error, self.dbapi_connection, cursor)
+        return DBAPIError.instance(sql, arguments, error, self.dialect.loaded_dbapi.Error,
+                                   connection_invalidated=self.invalidated, dialect=self.dialect)

@@ -11,19 +11,21 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from civility.store.db import dialect_insert
-from civility.store.driver import DriverConnection, DriverStatement
+from civility.store.driver import DriverConnection, DriverStatement, driver_connection
 from civility.store.models import ArticleActivity, Comment, Report, ShareEvent, UTCDateTime, Vote
 
 COMMENT_KIND = "comment"
 
-# The hot writes (every share, every published comment) as Core statements built once: building
-# a statement and its cache key each time cost more than running it.
+# The hot writes (every share, every published comment) as Core statements built once and run on
+# the driver's connection (civility.store.driver): on SQLite they run under the write lock.
 _ACTIVITY = cast(Table, ArticleActivity.__table__)
-_BUMP_ACTIVITY: dict[str, Any] = {
-    name: make(_ACTIVITY).values(article_id=bindparam("article_id"), hour=bindparam("hour"), kind=bindparam("kind"),
-                                  count=bindparam("n"))
-    .on_conflict_do_update(index_elements=["article_id", "hour", "kind"], set_={"count": _ACTIVITY.c.count
-                                                                                 + bindparam("n")})
+_BUMP_ACTIVITY = {
+    name: DriverStatement(
+        make(_ACTIVITY)
+        .values(article_id=bindparam("article_id"), hour=bindparam("hour"), kind=bindparam("kind"),
+                count=bindparam("n"))
+        .on_conflict_do_update(index_elements=["article_id", "hour", "kind"],
+                               set_={"count": _ACTIVITY.c.count + bindparam("n")}))
     for name, make in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
 }
 _SHARES = cast(Table, ShareEvent.__table__)
@@ -56,7 +58,6 @@ def _share_and_count(add_share: Any) -> Any:
     )
 
 
-# A share is the hottest write: these run on the driver's connection (civility.store.driver).
 _SHARE_STATEMENTS = {
     # (dialect, with a dedup check) -> the statements; each returns a row only if the share is recorded
     ("postgresql", False): [DriverStatement(_share_and_count(_ADD_SHARE))],
@@ -64,7 +65,6 @@ _SHARE_STATEMENTS = {
     ("sqlite", False): [DriverStatement(_ADD_SHARE.returning(_SHARES.c.id))],
     ("sqlite", True): [DriverStatement(_ADD_SHARE_UNLESS_RECENT.returning(_SHARES.c.id))],
 }
-_COUNT_SHARE_SQLITE = DriverStatement(_BUMP_ACTIVITY["sqlite"])
 
 
 def add_share(connection: DriverConnection, article_id: str, network: str, client: str, at: datetime,
@@ -79,7 +79,7 @@ def add_share(connection: DriverConnection, article_id: str, network: str, clien
     if not connection.run(record, params):
         return False
     if dialect == "sqlite":
-        connection.run(_COUNT_SHARE_SQLITE, params)
+        connection.run(_BUMP_ACTIVITY["sqlite"], params)
     return True
 
 
@@ -93,9 +93,9 @@ class EngagementRepository:
 
     # -- activity aggregates ----------------------------------------------------------------------
     def bump_activity(self, article_id: str, moment: datetime, kind: str, n: int = 1) -> None:
-        connection = self.session.connection()
-        connection.execute(_BUMP_ACTIVITY[connection.dialect.name],
-                           {"article_id": article_id, "hour": hour_of(moment), "kind": kind, "n": n})
+        connection = driver_connection(self.session)
+        connection.run(_BUMP_ACTIVITY[connection.dialect.name],
+                       {"article_id": article_id, "hour": hour_of(moment), "kind": kind, "n": n})
 
     def count_publication(self, article_id: str, at: datetime) -> None:
         """Count a comment's first publication for trending."""
