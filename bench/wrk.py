@@ -10,6 +10,7 @@ closed-loop approximation of a steady arrival rate: the caller reads the rate re
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import shutil
@@ -27,13 +28,16 @@ local requests = %(requests)s
 local counter = 0
 local offset = 0
 local think_ms = %(think_ms)f
+local threads = 0
 
 function setup(thread)
-  thread:set("offset", math.random(1, 1000000))
+  thread:set("first", %(first)d + threads * %(per_thread)d)
+  threads = threads + 1
 end
 
 function init(args)
-  offset = tonumber(offset) or 0
+  -- "first" is the global setup gave this thread ("offset" is this chunk's local)
+  offset = tonumber(first) or 0
   math.randomseed(offset)
 end
 
@@ -92,12 +96,21 @@ def _lua(value) -> str:
     return repr(value)
 
 
-def script(requests: list[Request], think_ms: float = 0.0) -> str:
+# Each wrk run (a warm-up is one) gets its own block of request numbers, and each of its threads a
+# part of the block, so that no two requests of a benchmark share a number, nor an address: one
+# from an earlier run would be a repeat (a share not counted again, a post's text seen before).
+_BLOCK = 1 << 18  # of the 2**24 addresses 10.x.y.z: 64 runs of up to 131,072 requests a thread
+_runs = itertools.count()
+
+
+def script(requests: list[Request], think_ms: float = 0.0, threads: int = THREADS) -> str:
+    first = next(_runs) * _BLOCK % (1 << 24)
     table = [{"method": r.method, "path": r.path, "body": r.body,
               "headers": {**({"Content-Type": "application/json"} if r.body is not None else {}),
                           **(r.headers or {})}}
              for r in requests]
-    return _SCRIPT % {"requests": _lua(table), "think_ms": think_ms}
+    return _SCRIPT % {"requests": _lua(table), "think_ms": think_ms, "first": first,
+                      "per_thread": _BLOCK // threads}
 
 
 @dataclass
@@ -119,12 +132,13 @@ def wrk_load(name: str, port: int, requests: list[Request], duration: float, *, 
              threads: int = THREADS, connections: int = CONNECTIONS, warmup: float = 1.0) -> WrkResult:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "scenario.lua"
-        path.write_text(script(requests, think_ms))
         command = ["wrk", "-t", str(threads), "-c", str(connections), "-s", str(path), "--latency",
                    "--timeout", "10s", f"http://127.0.0.1:{port}/"]
         if warmup:
+            path.write_text(script(requests, think_ms, threads))
             subprocess.run([*command[:1], "-d", f"{max(1, round(warmup))}s", *command[1:]], capture_output=True,
                            check=True)
+        path.write_text(script(requests, think_ms, threads))
         run = subprocess.run([*command[:1], "-d", f"{max(1, round(duration))}s", *command[1:]], capture_output=True,
                              text=True, check=True)
     line = next((x for x in run.stdout.splitlines() if x.startswith("WRK-JSON ")), None)
