@@ -178,8 +178,9 @@ class Database:
         """A unit of work made only of driver statements (civility.store.driver), on the driver's
         own connection: for the hottest writes. On SQLite one transaction under the write lock, which
         is taken after the connection is; on PostgreSQL autocommit, so each statement commits by
-        itself and the unit must be a single statement. The after-commit hooks do not run: nothing
-        here can leave work for them."""
+        itself and the unit must be a single statement (behind PgBouncer, without prepared statements,
+        the per-transaction statement timeout does not reach it). The after-commit hooks do not run:
+        nothing here can leave work for them."""
         pooled = self.engine.raw_connection()
         dbapi_connection: Any = pooled.driver_connection
         connection = DriverConnection(dbapi_connection, self.engine.dialect)

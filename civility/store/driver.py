@@ -73,12 +73,13 @@ class DriverStatement:
     def arguments(self, dialect: Dialect, params: Mapping[str, Any]) -> tuple[str, Sequence[Any] | dict[str, Any]]:
         """The SQL and the driver's arguments for ``params``."""
         compiled = self.compiled(dialect)
-        values = [(p.name, (params[p.key] if p.key else p.fixed)) for p in compiled.parameters]
-        converted = [(name, p.process(value) if p.process and value is not None else value)
-                     for (name, value), p in zip(values, compiled.parameters, strict=True)]
+        values = []
+        for p in compiled.parameters:
+            value = params[p.key] if p.key else p.fixed
+            values.append(p.process(value) if p.process is not None and value is not None else value)
         if compiled.positional:
-            return compiled.sql, [value for _, value in converted]
-        return compiled.sql, dict(converted)
+            return compiled.sql, values
+        return compiled.sql, {p.name: value for p, value in zip(compiled.parameters, values, strict=True)}
 
 
 def insert_all(table: Table) -> Insert:

@@ -58,12 +58,13 @@ def _share_and_count(add_share: Any) -> Any:
     )
 
 
-_SHARE_STATEMENTS = {
-    # (dialect, with a dedup check) -> the statements; each returns a row only if the share is recorded
-    ("postgresql", False): [DriverStatement(_share_and_count(_ADD_SHARE))],
-    ("postgresql", True): [DriverStatement(_share_and_count(_ADD_SHARE_UNLESS_RECENT))],
-    ("sqlite", False): [DriverStatement(_ADD_SHARE.returning(_SHARES.c.id))],
-    ("sqlite", True): [DriverStatement(_ADD_SHARE_UNLESS_RECENT.returning(_SHARES.c.id))],
+# (dialect, with a dedup check) -> the statement that records a share: a row only if it did. On
+# SQLite, _BUMP_ACTIVITY then counts it.
+_RECORD_SHARE = {
+    ("postgresql", False): DriverStatement(_share_and_count(_ADD_SHARE)),
+    ("postgresql", True): DriverStatement(_share_and_count(_ADD_SHARE_UNLESS_RECENT)),
+    ("sqlite", False): DriverStatement(_ADD_SHARE.returning(_SHARES.c.id)),
+    ("sqlite", True): DriverStatement(_ADD_SHARE_UNLESS_RECENT.returning(_SHARES.c.id)),
 }
 
 
@@ -75,8 +76,7 @@ def add_share(connection: DriverConnection, article_id: str, network: str, clien
     params = {"article_id": article_id, "network": network, "client": client, "created_at": at,
               "hour": hour_of(at), "since": unless_since, "kind": network, "n": 1}
     dialect = connection.dialect.name
-    (record,) = _SHARE_STATEMENTS[dialect, unless_since is not None]
-    if not connection.run(record, params):
+    if not connection.run(_RECORD_SHARE[dialect, unless_since is not None], params):
         return False
     if dialect == "sqlite":
         connection.run(_BUMP_ACTIVITY["sqlite"], params)
