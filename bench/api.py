@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import contextlib
+import functools
 import http.client
 import json
 import os
@@ -40,6 +41,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -138,19 +140,23 @@ class Driver:
         self.others: dict[str, float] = {}
         self.served = 0
 
-    def run(self, name: str, server, requests: list[Request], think_ms: float = 0.0) -> Result:
+    def run(self, name: str, server, requests: list[Request], think_ms: float = 0.0,
+            backing: Callable[[], list[int]] = list) -> Result:
+        """``backing``: the processes besides gunicorn that serve the scenario (``backing_pids``),
+        whose CPU is the server's own, not noise."""
         # Both gunicorn workers accept from one socket, and keep-alive connections stay where they
         # landed: now and then nearly all of them land on one worker, which then serves alone on one
         # core (half the throughput). Such a run measures the kernel's luck: it is run again.
         for attempt in range(3):
             workers = server.worker_pids()
             before = [cpu_ticks(pid) for pid in workers]
-            others = OtherLoad(os.getpid(), server.pid, *workers)
+            serving = backing()
+            others = OtherLoad(os.getpid(), server.pid, *workers, *serving)
             if self.use_wrk:
                 result: Result = wrk.wrk_load(name, server.port, requests, self.duration, think_ms=think_ms)
             else:
                 result = load(name, server.port, None, PythonRequests(requests), self.duration)
-            self.others[name] = others.share()
+            self.others[name] = others.share(*(pid for pid in backing() if pid not in serving))
             self.served += result.requests
             used = [cpu_ticks(pid) - b for pid, b in zip(workers, before, strict=True)]
             share = min(used) / max(sum(used), 1)
@@ -161,12 +167,30 @@ class Driver:
         raise AssertionError("unreachable")
 
 
+def backing_pids(env: dict) -> list[int]:
+    """The processes that serve civility besides gunicorn: its private Redis and, on PostgreSQL, the
+    server's backends connected to the benchmark's database."""
+    from redis import Redis
+
+    with contextlib.closing(Redis.from_url(env["CIVILITY_REDIS_URL"])) as redis:
+        pids = [int(redis.info("server")["process_id"])]
+    url = env.get("CIVILITY_DATABASE_URL", "")
+    if url.startswith("postgresql"):
+        import psycopg
+
+        with psycopg.connect(_conninfo(url)) as conn:
+            pids += [pid for (pid,) in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")]
+    return pids
+
+
 def cpu_ticks(pid: int) -> int:
     with open(f"/proc/{pid}/stat") as handle:
         return sum(int(v) for v in handle.read().rsplit(")", 1)[1].split()[11:13])
 
 
-def at_80_percent(driver: Driver, label: str, server, requests: list[Request], top: Result) -> Result:
+def at_80_percent(driver: Driver, label: str, server, requests: list[Request], top: Result,
+                  backing: Callable[[], list[int]] = list) -> Result:
     """The mix at about 80% of ``top``'s rate: think time per connection, corrected up to twice when
     the rate reached misses 75 to 85% (the think time is a closed-loop approximation)."""
     target = 0.8 * top.rps
@@ -174,7 +198,7 @@ def at_80_percent(driver: Driver, label: str, server, requests: list[Request], t
     tries: list[Result] = []
     for attempt in range(3):
         result = driver.run(f"{label}, at about 80% of that" + (f" (try {attempt + 1})" if attempt else ""),
-                            server, requests, think_ms=think_s * 1000)
+                            server, requests, think_ms=think_s * 1000, backing=backing)
         tries.append(result)
         if not driver.use_wrk or 0.75 <= result.rps / top.rps <= 0.85:
             break
@@ -364,14 +388,15 @@ def measure_civility(label: str, env: dict, driver: Driver) -> dict:
         results["cold"] = cold_reads(server.port, ids)
         results["counts_idle"] = sequential_gets(server.port, COUNTS[0].path)
         print(f"{label}: scenarios under load ...", flush=True)
-        results["read"] = driver.run(f"{label} GET thread, warm ({PAGE} of {SMALL})", server, READ)
-        results["counts"] = driver.run(f"{label} GET /counts (100 ids)", server, COUNTS)
-        results["share"] = driver.run(f"{label} POST share", server, SHARES)
-        results["post"] = driver.run(f"{label} POST comment", server, COMMENTS)
+        backing = functools.partial(backing_pids, env)
+        results["read"] = driver.run(f"{label} GET thread, warm ({PAGE} of {SMALL})", server, READ, backing=backing)
+        results["counts"] = driver.run(f"{label} GET /counts (100 ids)", server, COUNTS, backing=backing)
+        results["share"] = driver.run(f"{label} POST share", server, SHARES, backing=backing)
+        results["post"] = driver.run(f"{label} POST comment", server, COMMENTS, backing=backing)
         mix = mixed(ids)
-        top = driver.run(f"{label} mixed, as fast as it goes", server, mix)
+        top = driver.run(f"{label} mixed, as fast as it goes", server, mix, backing=backing)
         results["mixed_max"] = top
-        results["mixed_80"] = at_80_percent(driver, f"{label} mixed", server, mix, top)
+        results["mixed_80"] = at_80_percent(driver, f"{label} mixed", server, mix, top, backing)
         results["rss"] = [(pid, memory_mb(pid, "VmRSS")) for pid in server.worker_pids()]
         results["served"] = driver.served
     return results
@@ -416,7 +441,8 @@ def report(hello: Result, runs: list[dict], driver: Driver, same_bytes: Result) 
               f"/counts at low load p50 / p99: {pct(run['counts_idle'], 0.5):.2f} / "
               f"{pct(run['counts_idle'], 0.99):.2f} ms")
     busiest = max(driver.others.values(), default=0.0)
-    print("(others: the share of the machine's CPU that processes outside this benchmark used meanwhile; "
+    print("(others: the share of the machine's CPU used meanwhile by processes other than the benchmark, the "
+          "servers it measures, their Redis and PostgreSQL's backends for them; "
           f"the most in any scenario: {busiest:.0%})")
     if busiest > NOISY:
         print(f"\nWARNING: other processes took up to {busiest:.0%} of the CPU during a scenario; "

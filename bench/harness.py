@@ -301,7 +301,9 @@ class OtherLoad:
                 pass
         return total, busy, own
 
-    def share(self) -> float:
+    def share(self, *started: int) -> float:
+        """``started``: more processes of one's own, started since (all their CPU is one's own)."""
+        self.pids = (*self.pids, *started)
         total, busy, own = self._sample()
         elapsed = total - self.start[0]
         return max(0.0, (busy - self.start[1]) - (own - self.start[2])) / elapsed if elapsed else 0.0
