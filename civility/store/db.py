@@ -159,19 +159,25 @@ class Database:
             # transaction, so a read-then-write never fails on upgrade), the work and the COMMIT.
             with self._sessions() as session, session.begin():
                 lent = session.connection(execution_options={"civility_write": True})
-                connection = DriverConnection(lent.connection.driver_connection, lent.dialect)
-                with self._write_lock.held():
-                    connection.begin_immediate()
-                    try:
-                        yield session
-                        session.flush()
-                        connection.commit()
-                    except BaseException:
-                        connection.rollback()
-                        raise
+                with self._sqlite_write(DriverConnection(lent.connection.driver_connection, lent.dialect)):
+                    yield session
+                    session.flush()
         # Committed (an exception skips this): what must follow a commit, e.g. enqueueing webhook deliveries.
         for hook in self.after_commit:
             hook(session)
+
+    @contextmanager
+    def _sqlite_write(self, connection: DriverConnection) -> Iterator[None]:
+        """SQLite: one write transaction on ``connection`` under the write lock, committed at the end
+        of the block, rolled back on any exception."""
+        with self._write_lock.held() if self._write_lock else nullcontext():
+            connection.begin_immediate()
+            try:
+                yield
+            except BaseException:
+                connection.rollback()
+                raise
+            connection.commit()
 
     @contextmanager
     def driver_transaction(self) -> Iterator[DriverConnection]:
@@ -193,14 +199,8 @@ class Database:
                     if not connection.invalidated:  # back to the pool as SQLAlchemy lent it
                         dbapi_connection.autocommit = False
                 return
-            with self._write_lock.held() if self._write_lock else nullcontext():
-                connection.begin_immediate()
-                try:
-                    yield connection
-                except BaseException:
-                    connection.rollback()
-                    raise
-                connection.commit()
+            with self._sqlite_write(connection):
+                yield connection
         except BaseException:
             if connection.invalidated:
                 pooled.invalidate()
