@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import select
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -14,6 +15,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from civility.store.driver import DriverConnection
@@ -78,11 +80,19 @@ def make_engine(url: str, pool_size: int | None = None, *, max_overflow: int | N
         # psycopg prepares a statement on the server after it ran a few times; a transaction pooler
         # would send the next EXECUTE to a server connection that never saw the PREPARE.
         connect_args["prepare_threshold"] = None
-    options: dict[str, Any] = {"pool_pre_ping": True, "connect_args": connect_args}
+    options: dict[str, Any] = {"connect_args": connect_args}
     for name, value in (("pool_size", pool_size), ("max_overflow", max_overflow), ("pool_timeout", pool_timeout)):
         if value is not None:
             options[name] = value
     engine = create_engine(url, **options)
+
+    # Stale connections are caught at checkout without SQLAlchemy's pre-ping, which costs a round
+    # trip per checkout (docs/benchmarks.md); the pool then retries with another connection.
+    @event.listens_for(engine, "checkout")
+    def _discard_closed_by_server(dbapi_connection, _record, _proxy):
+        if closed_by_server(dbapi_connection):
+            raise DisconnectionError("the server closed this pooled connection")
+
     if statement_timeout_ms > 0:
         # Not the startup parameter ``options=-c statement_timeout=...``: PgBouncer refuses it unless
         # its ignore_startup_parameters lists it, and then drops it.
@@ -101,6 +111,22 @@ def make_engine(url: str, pool_size: int | None = None, *, max_overflow: int | N
             def _statement_timeout_per_transaction(conn):
                 conn.exec_driver_sql(f"SET LOCAL {setting}")
     return engine
+
+
+def closed_by_server(dbapi_connection: Any) -> bool:
+    """Whether the server has closed this idle psycopg connection: a restart, pg_terminate_backend,
+    an idle timeout. The server says goodbye before closing, so the socket of an idle connection,
+    which otherwise has nothing to read, then reads as ready. A connection whose network path died
+    silently is not seen here; its next statement fails, and the connection is then invalidated."""
+    if dbapi_connection.closed or dbapi_connection.broken:
+        return True
+    try:
+        fd = dbapi_connection.pgconn.socket
+    except Exception:  # noqa: BLE001 - psycopg raises when libpq has no socket: closed
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLPRI)
+    return bool(poller.poll(0))
 
 
 class SQLiteWriteLock:
