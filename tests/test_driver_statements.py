@@ -4,12 +4,12 @@ what the ORM reads back, fail as SQLAlchemy fails, and leave the pooled connecti
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.exc import DBAPIError
 
 from civility.store.comments import CommentRepository
 from civility.store.db import Database
-from civility.store.driver import DriverStatement
+from civility.store.driver import DriverStatement, driver_connection
 from civility.store.engagement import EngagementRepository, add_share
 from civility.store.models import Comment, ShareEvent
 
@@ -96,3 +96,16 @@ def test_a_comment_added_on_the_driver_reads_back_with_its_defaults_json_and_tim
         assert (stored.heuristics, stored.reasons, stored.scores, stored.published_at, stored.votes) == (
             ["repeated text"], [], None, AT, 0)
         assert stored.created_at == comment.created_at and stored.created_at.tzinfo is not None
+
+
+def test_rows_read_on_the_driver_are_converted_as_sqlalchemy_converts_them(database_url):
+    db = Database(database_url)
+    comment = Comment(article_id="news/a", author_name="Ann", body="Hello", html="<p>Hello</p>", status="published",
+                      heuristics=["repeated text"], published_at=AT)
+    columns = (Comment.heuristics, Comment.published_at, Comment.votes, Comment.author_name)
+    by_id = DriverStatement(select(*columns).where(Comment.id == bindparam("id")))
+    with db.transaction() as session:
+        CommentRepository(session).add(comment)
+        on_driver = driver_connection(session).run(by_id, {"id": comment.id})
+        through_sqlalchemy = session.execute(select(*columns).where(Comment.id == comment.id)).all()
+    assert on_driver == [tuple(row) for row in through_sqlalchemy] == [(["repeated text"], AT, 0, "Ann")]

@@ -39,6 +39,8 @@ class _Compiled:
     sql: str
     positional: bool
     parameters: tuple[_Parameter, ...]
+    # The result columns' conversions from the driver (a JSON column as text on SQLite), if any.
+    results: tuple[Callable[[Any], Any] | None, ...] | None
 
 
 class DriverStatement:
@@ -68,7 +70,18 @@ class DriverStatement:
             named = not bind.unique  # a unique (anonymous) bind holds a literal's value
             parameters.append(_Parameter(name, bind.key if named else "", None if named else bind.value,
                                          bind.type.dialect_impl(dialect).bind_processor(dialect)))
-        return _Compiled(compiler.string, compiler.positional, tuple(parameters))
+        columns = getattr(self.statement, "exported_columns", ())
+        results = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
+        return _Compiled(compiler.string, compiler.positional, tuple(parameters),
+                         results if any(results) else None)
+
+    def rows(self, dialect: Dialect, fetched: list[tuple]) -> list[tuple]:
+        """The driver's rows as SQLAlchemy would give them (converted by the columns' types)."""
+        results = self.compiled(dialect).results
+        if results is None:
+            return fetched
+        return [tuple(value if convert is None else convert(value)
+                      for convert, value in zip(results, row, strict=True)) for row in fetched]
 
     def arguments(self, dialect: Dialect, params: Mapping[str, Any]) -> tuple[str, Sequence[Any] | dict[str, Any]]:
         """The SQL and the driver's arguments for ``params``."""
@@ -121,14 +134,15 @@ class DriverConnection:
         self.invalidated = False
 
     def run(self, statement: DriverStatement, params: Mapping[str, Any]) -> list[tuple]:
-        """The statement's rows (none for a statement without RETURNING). The driver's errors are
-        raised as SQLAlchemy raises them (``DBAPIError``, e.g. ``OperationalError``), so that they are
-        answered as any other database error; ``invalidated`` tells whether the connection is lost."""
+        """The statement's rows (none for a statement without RETURNING), converted as SQLAlchemy
+        converts them. The driver's errors are raised as SQLAlchemy raises them (``DBAPIError``, e.g.
+        ``OperationalError``), so that they are answered as any other database error; ``invalidated``
+        tells whether the connection is lost."""
         sql, arguments = statement.arguments(self.dialect, params)
         cursor = self.dbapi_connection.cursor()
         try:
             cursor.execute(sql, arguments)
-            return cursor.fetchall() if cursor.description is not None else []
+            return statement.rows(self.dialect, cursor.fetchall()) if cursor.description is not None else []
         except self.dialect.loaded_dbapi.Error as error:
             raise self._failed(error, sql, arguments, cursor) from error
         finally:

@@ -8,9 +8,12 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
+from civility.store.driver import DriverStatement, driver_connection
 from civility.store.models import WebhookDelivery, WebhookEndpoint
 
-_ENABLED_ENDPOINTS = select(WebhookEndpoint.id, WebhookEndpoint.events).where(WebhookEndpoint.disabled_at.is_(None))
+# Every new comment asks (civility.store.driver: on SQLite it runs under the write lock).
+_ENABLED_ENDPOINTS = DriverStatement(
+    select(WebhookEndpoint.id, WebhookEndpoint.events).where(WebhookEndpoint.disabled_at.is_(None)))
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 
@@ -41,8 +44,8 @@ class WebhookRepository:
 
     def subscribed(self, event: str) -> list[int]:
         """The ids of the enabled endpoints subscribed to ``event`` (the lists are short: filtered
-        here). Every new comment asks, so it is a Core statement built once, with no ORM objects."""
-        rows = self.session.connection().execute(_ENABLED_ENDPOINTS)
+        here)."""
+        rows = driver_connection(self.session).run(_ENABLED_ENDPOINTS, {})
         return [endpoint_id for endpoint_id, events in rows if event in (events or [])]
 
     def add_delivery(self, endpoint_id: int, event: str, payload: dict[str, Any], now: datetime,
