@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import fcntl
+import itertools
+import logging
 import os
 import select
 import threading
@@ -15,10 +17,18 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from civility.store.driver import DriverConnection
+
+log = logging.getLogger(__name__)
+
+# SQLite copies the WAL's pages back into the database file (a checkpoint) when a commit leaves the
+# WAL over 1,000 pages: inside that commit, under the write lock, with two fsyncs; with comments,
+# every 75 or so. Each process checkpoints after every CHECKPOINT_EVERY of its writes instead, once
+# the lock is released, which keeps the WAL under that mark (SQLite's own stays, as a safety net).
+CHECKPOINT_EVERY = 32
 
 
 def normalise_url(url: str) -> str:
@@ -170,6 +180,7 @@ class Database:
         self.after_commit: list[Callable[[Session], None]] = []
         parsed = make_url(self.url)
         self._write_lock = None
+        self._writes = itertools.count(1)
         if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
             self._write_lock = SQLiteWriteLock(parsed.database)
 
@@ -204,6 +215,11 @@ class Database:
                 connection.rollback()
                 raise
             connection.commit()
+        if self._write_lock is not None and next(self._writes) % CHECKPOINT_EVERY == 0:
+            try:
+                connection.checkpoint()
+            except DBAPIError as error:  # committed already; SQLite's own checkpoint catches up
+                log.warning("WAL checkpoint failed: %s", error.orig)
 
     @contextmanager
     def driver_transaction(self) -> Iterator[DriverConnection]:

@@ -152,6 +152,11 @@ class DriverConnection:
         """SQLite: begin a transaction that holds the database's write lock."""
         self._call(self.dbapi_connection.execute, "BEGIN IMMEDIATE")
 
+    def checkpoint(self) -> None:
+        """SQLite: copy the WAL's committed pages into the database file, as far as readers allow,
+        without waiting for them or for writers (a PASSIVE checkpoint)."""
+        self._call(lambda sql: self.dbapi_connection.execute(sql).fetchall(), "PRAGMA wal_checkpoint(PASSIVE)")
+
     def commit(self) -> None:
         self._call(self.dbapi_connection.commit)
 
