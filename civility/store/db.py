@@ -127,7 +127,8 @@ def closed_by_server(dbapi_connection: Any) -> bool:
     """Whether the server has closed this idle psycopg connection: a restart, pg_terminate_backend,
     an idle timeout. The server says goodbye before closing, so the socket of an idle connection,
     which otherwise has nothing to read, then reads as ready. A connection whose network path died
-    silently is not seen here; its next statement fails, and the connection is then invalidated."""
+    silently is not seen here (nor was it by a pre-ping): its next statement fails once the
+    operating system gives up, and the connection is then invalidated."""
     if dbapi_connection.closed or dbapi_connection.broken:
         return True
     try:
