@@ -87,7 +87,8 @@ class CommentRepository:
         values = insert_values(_COMMENTS, given)
         ((comment.id,),) = driver_connection(self.session).run(_ADD_COMMENT, values)
         for key, value in values.items():
-            if key not in given:
+            # A column never set reads None on the new (transient) object: only the others are set.
+            if value is not None and key not in given:
                 setattr(comment, key, value)
         return comment
 

@@ -14,6 +14,7 @@ written once for both databases; only their execution is lighter.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -106,16 +107,22 @@ def insert_values(table: Table, given: Mapping[str, Any]) -> dict[str, Any]:
     """The parameters of ``insert_all(table)``: those given, the columns' Python-side defaults for
     the others (as SQLAlchemy computes them for an insert), NULL for the rest."""
     values = {}
-    for column in table.c:
-        if column is table.autoincrement_column:
-            continue
-        if column.key in given:
-            values[column.key] = given[column.key]
-        elif column.default is not None and isinstance(column.default, ColumnDefault):
-            values[column.key] = column.default.arg(None) if column.default.is_callable else column.default.arg
+    for key, default in _defaults(table):
+        if key in given:
+            values[key] = given[key]
+        elif default is None:
+            values[key] = None
         else:
-            values[column.key] = None
+            values[key] = default.arg(None) if default.is_callable else default.arg
     return values
+
+
+@functools.cache
+def _defaults(table: Table) -> tuple[tuple[str, ColumnDefault | None], ...]:
+    """(key, Python-side default or None) of each column ``insert_all`` sets, found once per table:
+    a new comment's insert runs under SQLite's write lock."""
+    return tuple((c.key, c.default if isinstance(c.default, ColumnDefault) else None)
+                 for c in table.c if c is not table.autoincrement_column)
 
 
 def driver_connection(session: Session) -> DriverConnection:
