@@ -203,6 +203,7 @@ class Database:
         # Committed (an exception skips this): what must follow a commit, e.g. enqueueing webhook deliveries.
         for hook in self.after_commit:
             hook(session)
+        self._checkpoint_now_and_then()
 
     @contextmanager
     def _sqlite_write(self, connection: DriverConnection) -> Iterator[None]:
@@ -216,11 +217,19 @@ class Database:
                 connection.rollback()
                 raise
             connection.commit()
-        if self._write_lock is not None and next(self._writes) % CHECKPOINT_EVERY == 0:
-            try:
-                connection.checkpoint()
-            except DBAPIError as error:  # committed already; SQLite's own checkpoint catches up
-                log.warning("WAL checkpoint failed: %s", error.orig)
+
+    def _checkpoint_now_and_then(self) -> None:
+        """SQLite: after every CHECKPOINT_EVERY committed writes of this process, a checkpoint, once
+        the write lock and the writer's connection are released and its after-commit hooks have run."""
+        if self._write_lock is None or next(self._writes) % CHECKPOINT_EVERY:
+            return
+        pooled = self.engine.raw_connection()
+        try:
+            DriverConnection(pooled.driver_connection, self.engine.dialect).checkpoint()
+        except DBAPIError as error:  # committed already; SQLite's own checkpoint catches up
+            log.warning("WAL checkpoint failed: %s", error.orig)
+        finally:
+            pooled.close()
 
     @contextmanager
     def driver_transaction(self) -> Iterator[DriverConnection]:
@@ -250,6 +259,7 @@ class Database:
             raise
         finally:
             pooled.close()
+        self._checkpoint_now_and_then()
 
     @contextmanager
     def read(self) -> Iterator[Session]:
