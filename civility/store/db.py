@@ -17,7 +17,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from civility.store.driver import DriverConnection
@@ -223,13 +223,15 @@ class Database:
         the write lock and the writer's connection are released and its after-commit hooks have run."""
         if self._write_lock is None or next(self._writes) % CHECKPOINT_EVERY:
             return
-        pooled = self.engine.raw_connection()
+        # The write is committed: nothing here may fail its request. SQLite's own checkpoint catches up.
         try:
-            DriverConnection(pooled.driver_connection, self.engine.dialect).checkpoint()
-        except DBAPIError as error:  # committed already; SQLite's own checkpoint catches up
-            log.warning("WAL checkpoint failed: %s", error.orig)
-        finally:
-            pooled.close()
+            pooled = self.engine.raw_connection()
+            try:
+                DriverConnection(pooled.driver_connection, self.engine.dialect).checkpoint()
+            finally:
+                pooled.close()
+        except Exception as error:  # noqa: BLE001
+            log.warning("WAL checkpoint failed: %s", error)
 
     @contextmanager
     def driver_transaction(self) -> Iterator[DriverConnection]:
