@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import re
 from dataclasses import dataclass
 
 import jwt
@@ -60,8 +61,17 @@ class Client:
         return cls(_digest(salt, "net", network), _digest(salt, "origin", wider))
 
 
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+# An IPv4 address as ``ipaddress`` writes it (no leading zeros): nearly every reader's address.
+_PLAIN_IPV4 = re.compile(rf"({_OCTET}\.{_OCTET}\.{_OCTET})\.{_OCTET}")
+
+
 def reader_networks(address: str | None) -> tuple[str, str]:
     """(the reader's network, the wider origin network) of a client address."""
+    # Read without ipaddress, which costs more than the rest of a share's own work: the same answer.
+    plain = _PLAIN_IPV4.fullmatch(address) if address else None
+    if plain:
+        return plain.group(0), f"{plain.group(1)}.0/24"
     try:
         ip = ipaddress.ip_address((address or "").split("%")[0])
     except ValueError:

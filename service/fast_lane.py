@@ -15,6 +15,7 @@ comment POSTs are answered by service/post_lane.py, which says when they fall th
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
@@ -98,6 +99,9 @@ class FastLane:
         self.metrics = metrics
         self.cors_options = cors_options
         self.counts_cache_control = counts_cache_control
+        # flask-cors's answer depends only on these request headers and the method; working it out
+        # cost a share a tenth of its own work. Bounded: any client may send any Origin.
+        self._cors_headers = functools.lru_cache(maxsize=256)(self._cors_headers_for)
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD")
@@ -110,9 +114,10 @@ class FastLane:
                 answered = None
             if answered is not None:
                 endpoint, response = answered
-                self._finish(environ, response, method)
+                added = self._added_headers(environ, response, method)
                 self.metrics.record(endpoint, method, response.status_code, time.perf_counter() - started)
-                return response(environ, start_response)
+                return response(environ, lambda status, headers, exc_info=None:
+                                start_response(status, headers + added, exc_info))
         return self.flask_wsgi(environ, start_response)
 
     def _answer(self, environ: dict) -> tuple[str, Response] | None:
@@ -145,17 +150,24 @@ class FastLane:
             return None
         return COUNTS_ENDPOINT, json_response(body, self.counts_cache_control)
 
-    def _finish(self, environ: dict, response: Response, method: str) -> None:
-        """What the after-request hooks add to every public API answer: CORS and security headers."""
+    def _added_headers(self, environ: dict, response: Response, method: str) -> list[tuple[str, str]]:
+        """What the after-request hooks add to every public API answer: CORS and security headers,
+        each unless the answer has it. Given to the server after the answer's own headers, as Flask
+        would have appended them, without werkzeug checking each header of each answer again."""
+        present = {name.lower() for name in response.headers.keys()}
+        added: list[tuple[str, str]] = []
+        # An error answered by Flask's handlers (service/post_lane.py) has CORS headers already:
+        # flask-cors wraps the handlers, and then, as here, leaves an answer that has them alone.
+        if "access-control-allow-origin" not in present:
+            added += self._cors_headers(environ.get("HTTP_ORIGIN"),
+                                        environ.get("HTTP_ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK"), method)
+        added += [(name, value) for name, value in SECURITY_HEADERS.items() if name.lower() not in present]
+        return added
+
+    def _cors_headers_for(self, origin: str | None, private_network: str | None,
+                          method: str) -> tuple[tuple[str, str], ...]:
         request_headers = Headers()
-        for name in ("Origin", "Access-Control-Request-Private-Network"):
-            value = environ.get("HTTP_" + name.upper().replace("-", "_"))
+        for name, value in (("Origin", origin), ("Access-Control-Request-Private-Network", private_network)):
             if value is not None:
                 request_headers[name] = value
-        # An error answered by Flask's handlers (service/post_lane.py) has them already: flask-cors
-        # wraps the handlers, and then, as here, leaves an answer that has them alone.
-        if "Access-Control-Allow-Origin" not in response.headers:
-            for name, value in get_cors_headers(self.cors_options, request_headers, method).items():
-                response.headers.add(name, value)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
+        return tuple(get_cors_headers(self.cors_options, request_headers, method).items(multi=True))
