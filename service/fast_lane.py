@@ -154,7 +154,7 @@ class FastLane:
         """What the after-request hooks add to every public API answer: CORS and security headers,
         each unless the answer has it. Given to the server after the answer's own headers, as Flask
         would have appended them, without werkzeug checking each header of each answer again."""
-        present = {name.lower() for name in response.headers.keys()}
+        present = {name.lower() for name, _ in response.headers.items()}
         added: list[tuple[str, str]] = []
         # An error answered by Flask's handlers (service/post_lane.py) has CORS headers already:
         # flask-cors wraps the handlers, and then, as here, leaves an answer that has them alone.
