@@ -115,7 +115,7 @@ class CommentService:
         event = lifecycle.submit(comment, self.settings.moderation_mode, _reader_actor(reader, name), now,
                                  self.settings.scoring_deadline_seconds)
         text_reasons = link_reasons(body)
-        with self.db.transaction() as session:
+        with self.db.transaction(reads_first=True) as session:
             repo = self._repo(session)
             if parent_id is not None:
                 parent = repo.get(parent_id)
@@ -127,8 +127,13 @@ class CommentService:
                 # Threads are one level deep: a reply to a reply joins the same top-level thread.
                 comment.parent_id = parent.parent_id or parent.id
             comment.heuristics = repeat_reasons(repo, body, client.key, now) + text_reasons or None
-            repo.add(comment)
-            webhooks.comment_created(session, comment, event)
+            endpoints = webhooks.subscribers(session, "comment.created")
+            new = repo.new_comment(comment)
+            # On SQLite the write lock is taken here, not before the reads above (which, as on
+            # PostgreSQL, are not atomic with the writes): every other writer waits for it.
+            self.db.begin_writes(session)
+            repo.add(new)
+            webhooks.comment_created(session, comment, event, endpoints)
             scoring.request_score(session, comment.id, comment.revision)
             # Last: counting a publication locks the article's row of counts until the commit.
             repo.record(comment, event)

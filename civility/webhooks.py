@@ -111,13 +111,23 @@ def body(delivery: WebhookDelivery) -> bytes:
 
 
 # -- recording events (inside the caller's transaction) -------------------------------------------
-def emit(session: Session, event: str, data: dict[str, Any], now: datetime | None = None) -> int:
-    """One pending delivery per enabled endpoint subscribed to ``event``, in ``session``'s transaction."""
+def subscribers(session: Session, event: str) -> list[int]:
+    """The enabled endpoints subscribed to ``event``: for ``emit``, looked up ahead of the writes of a
+    ``Database.transaction(reads_first=True)``."""
     if event not in EVENTS:
         raise ValueError(f"unknown webhook event {event!r}")
+    return WebhookRepository(session).subscribed(event)
+
+
+def emit(session: Session, event: str, data: dict[str, Any], now: datetime | None = None,
+         endpoints: list[int] | None = None) -> int:
+    """One pending delivery per enabled endpoint subscribed to ``event`` (``endpoints``, when
+    ``subscribers`` found them already), in ``session``'s transaction."""
+    if endpoints is None:
+        endpoints = subscribers(session, event)
     now = now or utcnow()
     repo = WebhookRepository(session)
-    ids = [repo.add_delivery(endpoint_id, event, data, now, now).id for endpoint_id in repo.subscribed(event)]
+    ids = [repo.add_delivery(endpoint_id, event, data, now, now).id for endpoint_id in endpoints]
     session.info.setdefault(_SESSION_KEY, []).extend(ids)
     return len(ids)
 
@@ -131,8 +141,8 @@ def _comment(comment: Comment, with_body: bool = True) -> dict[str, Any]:
     return data
 
 
-def comment_created(session: Session, comment: Comment, event: Event) -> None:
-    emit(session, "comment.created", {"comment": _comment(comment), "actor": event.actor}, event.at)
+def comment_created(session: Session, comment: Comment, event: Event, endpoints: list[int] | None = None) -> None:
+    emit(session, "comment.created", {"comment": _comment(comment), "actor": event.actor}, event.at, endpoints)
 
 
 def comment_flagged(session: Session, comment: Comment, event: Event) -> None:

@@ -89,7 +89,8 @@ def test_a_comment_added_on_the_driver_reads_back_with_its_defaults_json_and_tim
     comment = Comment(article_id="news/a", author_name="Ann", body="Hello", html="<p>Hello</p>", status="published",
                       heuristics=["repeated text"], published_at=AT)
     with db.transaction() as session:
-        CommentRepository(session).add(comment)
+        repo = CommentRepository(session)
+        repo.add(repo.new_comment(comment))
     assert comment.id and comment.version == 1 and comment.reasons == [] and comment.votes == 0
     with db.read() as session:
         stored = session.get(Comment, comment.id)
@@ -105,7 +106,8 @@ def test_rows_read_on_the_driver_are_converted_as_sqlalchemy_converts_them(datab
     columns = (Comment.heuristics, Comment.published_at, Comment.votes, Comment.author_name)
     by_id = DriverStatement(select(*columns).where(Comment.id == bindparam("id")))
     with db.transaction() as session:
-        CommentRepository(session).add(comment)
+        repo = CommentRepository(session)
+        repo.add(repo.new_comment(comment))
         on_driver = driver_connection(session).run(by_id, {"id": comment.id})
         through_sqlalchemy = session.execute(select(*columns).where(Comment.id == comment.id)).all()
     assert on_driver == [tuple(row) for row in through_sqlalchemy] == [(["repeated text"], AT, 0, "Ann")]

@@ -49,6 +49,14 @@ def _submitted_at():
 
 
 @dataclass(frozen=True)
+class NewComment:
+    """A comment not yet stored, and its INSERT's SQL and arguments (``CommentRepository.new_comment``)."""
+
+    comment: Comment
+    insert: tuple[str, Any]
+
+
+@dataclass(frozen=True)
 class QueueFilter:
     status: str = Status.FLAGGED
     article_id: str | None = None
@@ -80,17 +88,23 @@ class CommentRepository:
         return comment.status == Status.PUBLISHED and not hidden
 
     # -- single rows ---------------------------------------------------------------------------
-    def add(self, comment: Comment) -> Comment:
-        """Insert a new comment; its id and column defaults are set on it, as a flush would. A Core
-        statement: the ORM's unit of work cost more than the insert itself, on every post."""
+    def new_comment(self, comment: Comment) -> NewComment:
+        """``comment``'s INSERT, bound; its column defaults are set on it, as a flush would. Binding
+        its thirty-odd columns costs more than SQLite takes to insert them, so it is done before
+        SQLite's write lock is taken (``Database.begin_writes``), and ``add`` inserts it."""
         given = {key: value for key, value in vars(comment).items() if key in _COMMENTS.c}
         values = insert_values(_COMMENTS, given)
-        ((comment.id,),) = driver_connection(self.session).run(_ADD_COMMENT, values)
         for key, value in values.items():
             # A column never set reads None on the new (transient) object: only the others are set.
             if value is not None and key not in given:
                 setattr(comment, key, value)
-        return comment
+        return NewComment(comment, _ADD_COMMENT.arguments(self.session.get_bind().dialect, values))
+
+    def add(self, new: NewComment) -> Comment:
+        """Insert a comment ``new_comment`` bound; its id is set on it. A Core statement: the ORM's
+        unit of work cost more than the insert itself, on every post."""
+        ((new.comment.id,),) = driver_connection(self.session).run_bound(_ADD_COMMENT, new.insert)
+        return new.comment
 
     def get(self, comment_id: int, *, for_update: bool = False) -> Comment | None:
         return self.session.scalars(_LOCK_BY_ID if for_update else _BY_ID, {"comment_id": comment_id}).first()

@@ -9,7 +9,7 @@ import os
 import select
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 # every 75 or so. Each process checkpoints after every CHECKPOINT_EVERY of its writes instead, once
 # the lock is released, which keeps the WAL under that mark (SQLite's own stays, as a safety net).
 CHECKPOINT_EVERY = 32
+# The session's key for how its SQLite write transaction begins (Database.transaction).
+_BEGIN_WRITES = "civility.begin_writes"
 
 
 def normalise_url(url: str) -> str:
@@ -186,8 +188,13 @@ class Database:
             self._write_lock = SQLiteWriteLock(parsed.database)
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """A unit of work: commits on success, rolls back on any exception."""
+    def transaction(self, *, reads_first: bool = False) -> Iterator[Session]:
+        """A unit of work: commits on success, rolls back on any exception.
+
+        ``reads_first``: on SQLite the write lock is taken only at ``begin_writes(session)``, so that
+        the unit's reads before it (and any Python work) do not hold up every other writer. Those
+        reads are then not atomic with the writes after it, as no read is on PostgreSQL, where each
+        statement reads the rows committed when it starts. Writes must come after ``begin_writes``."""
         if self._write_lock is None:
             with self._sessions() as session, session.begin():
                 yield session
@@ -195,15 +202,33 @@ class Database:
             # Everything SQLAlchemy does to lend a connection and to end the session happens outside
             # the lock, which the other writers are waiting for: under it, BEGIN IMMEDIATE (a write
             # transaction, so a read-then-write never fails on upgrade), the work and the COMMIT.
-            with self._sessions() as session, session.begin():
+            with self._sessions() as session, session.begin(), ExitStack() as writing:
                 lent = session.connection(execution_options={"civility_write": True})
-                with self._sqlite_write(DriverConnection(lent.connection.driver_connection, lent.dialect)):
-                    yield session
-                    session.flush()
+                connection = DriverConnection(lent.connection.driver_connection, lent.dialect)
+
+                def begin_writes() -> None:
+                    session.info.pop(_BEGIN_WRITES, None)
+                    writing.enter_context(self._sqlite_write(connection))
+
+                session.info[_BEGIN_WRITES] = begin_writes
+                if not reads_first:
+                    begin_writes()
+                yield session
+                if session.new or session.dirty or session.deleted:
+                    self.begin_writes(session)
+                session.flush()
         # Committed (an exception skips this): what must follow a commit, e.g. enqueueing webhook deliveries.
         for hook in self.after_commit:
             hook(session)
         self._checkpoint_now_and_then()
+
+    @staticmethod
+    def begin_writes(session: Session) -> None:
+        """In a ``transaction(reads_first=True)`` on SQLite: take the write lock and begin the write
+        transaction. Anywhere else (PostgreSQL, or once begun) nothing."""
+        begin = session.info.get(_BEGIN_WRITES)
+        if begin is not None:
+            begin()
 
     @contextmanager
     def _sqlite_write(self, connection: DriverConnection) -> Iterator[None]:

@@ -145,7 +145,11 @@ class DriverConnection:
         converts them. The driver's errors are raised as SQLAlchemy raises them (``DBAPIError``, e.g.
         ``OperationalError``), so that they are answered as any other database error; ``invalidated``
         tells whether the connection is lost."""
-        sql, arguments = statement.arguments(self.dialect, params)
+        return self.run_bound(statement, statement.arguments(self.dialect, params))
+
+    def run_bound(self, statement: DriverStatement, bound: tuple[str, Any]) -> list[tuple]:
+        """``run`` with the SQL and arguments ``statement.arguments`` gave: bound ahead of time."""
+        sql, arguments = bound
         cursor = self.dbapi_connection.cursor()
         try:
             cursor.execute(sql, arguments)
