@@ -71,6 +71,9 @@ BIG_THREAD = "bench/thread-5000"
 POSTS = "bench/posting"
 RSS_LIMIT_MB = 120
 RSS_AFTER_REQUESTS = 20_000
+# Tries of a scenario whose connections keep landing on one worker; the last one counts whatever
+# its balance (the log shows it). Three were not always enough for `/counts` on PostgreSQL.
+BALANCE_TRIES = 5
 NOISY = 0.10  # others' share of the CPU above which a run's figures are flagged as unreliable
 SORTS = ("oldest", "newest", "top")
 TEXTS = realistic_comments(500, seed=11)
@@ -147,7 +150,7 @@ class Driver:
         # Both gunicorn workers accept from one socket, and keep-alive connections stay where they
         # landed: now and then nearly all of them land on one worker, which then serves alone on one
         # core (half the throughput). Such a run measures the kernel's luck: it is run again.
-        for attempt in range(3):
+        for attempt in range(BALANCE_TRIES):
             workers = server.worker_pids()
             before = [cpu_ticks(pid) for pid in workers]
             serving = backing()
@@ -159,9 +162,10 @@ class Driver:
             self.others[name] = others.share(*(pid for pid in backing() if pid not in serving))
             self.served += result.requests
             used = [cpu_ticks(pid) - b for pid, b in zip(workers, before, strict=True)]
-            share = min(used) / max(sum(used), 1)
+            # One worker alone (the other not forked yet, or gone) is as unbalanced as it gets.
+            share = min(used) / max(sum(used), 1) if len(used) > 1 else 0.0
             print(f"  {result.row()}   others {self.others[name]:4.0%}   least busy worker {share:4.0%}", flush=True)
-            if len(used) < 2 or share >= 0.25 or attempt == 2:
+            if share >= 0.25 or attempt == BALANCE_TRIES - 1:
                 return result
             print("  (the connections landed unevenly on the two workers: running it again)", flush=True)
         raise AssertionError("unreachable")

@@ -203,8 +203,8 @@ def gunicorn_server(app_spec: str, env: dict, ready_path: str, python: str = sys
     log = open(log_path, "ab") if log_path else None  # noqa: SIM115 - open while the server runs
     # Without a log file the access log (stdout, a line a request) is written, then discarded; the
     # error log (stderr) still reaches the terminal.
-    process = subprocess.Popen([python, "-m", "gunicorn", *gunicorn_args(python), "--bind", f"127.0.0.1:{port}",
-                                app_spec],
+    args = gunicorn_args(python)
+    process = subprocess.Popen([python, "-m", "gunicorn", *args, "--bind", f"127.0.0.1:{port}", app_spec],
                                cwd=cwd, env=env, start_new_session=True, stdin=subprocess.DEVNULL,
                                stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT if log else None)
     try:
@@ -219,6 +219,14 @@ def gunicorn_server(app_spec: str, env: dict, ready_path: str, python: str = sys
                     raise RuntimeError(f"{app_spec} did not start"
                                        + (f"; see {log_path}" if log_path else "")) from None
                 time.sleep(0.2)
+        # One worker answering is not all of them: gunicorn forks them one after another, and a
+        # measurement started before the last is forked runs on fewer cores (a ceiling once read a
+        # third of itself that way).
+        workers = int(args[args.index("--workers") + 1]) if "--workers" in args else 1
+        while len(child_pids(process.pid)) < workers:
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"{app_spec} did not start its {workers} workers")
+            time.sleep(0.1)
         yield Server(port, process.pid, log_path)
     finally:
         stop_process_group(process)
