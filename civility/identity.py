@@ -72,6 +72,11 @@ def reader_networks(address: str | None) -> tuple[str, str]:
     plain = _PLAIN_IPV4.fullmatch(address) if address else None
     if plain:
         return plain.group(0), f"{plain.group(1)}.0/24"
+    return networks_by_ipaddress(address)
+
+
+def networks_by_ipaddress(address: str | None) -> tuple[str, str]:
+    """``reader_networks`` as ``ipaddress`` reads any address."""
     try:
         ip = ipaddress.ip_address((address or "").split("%")[0])
     except ValueError:

@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
 import random
 
 import pytest
 
-from civility.identity import reader_networks
-
-
-def by_ipaddress(address: str | None) -> tuple[str, str]:
-    """The rule as ``ipaddress`` reads it: the address or IPv6 /64, and the /24 or /48."""
-    try:
-        ip = ipaddress.ip_address((address or "").split("%")[0])
-    except ValueError:
-        return f"unknown:{address}", f"unknown:{address}"
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    if isinstance(ip, ipaddress.IPv4Address):
-        return str(ip), str(ipaddress.ip_network(f"{ip}/24", strict=False))
-    return str(ipaddress.ip_network(f"{ip}/64", strict=False)), str(ipaddress.ip_network(f"{ip}/48", strict=False))
-
+from civility.identity import networks_by_ipaddress, reader_networks
 
 EDGES = [
     "0.0.0.0", "255.255.255.255", "10.0.0.1", "192.0.2.7", "100.64.9.99", "1.22.199.250", "249.250.251.252",
@@ -34,7 +19,7 @@ EDGES = [
 
 @pytest.mark.parametrize("address", EDGES)
 def test_edge_addresses_read_as_ipaddress_reads_them(address):
-    assert reader_networks(address) == by_ipaddress(address)
+    assert reader_networks(address) == networks_by_ipaddress(address)
 
 
 def test_random_ipv4_addresses_read_as_ipaddress_reads_them():
@@ -42,7 +27,7 @@ def test_random_ipv4_addresses_read_as_ipaddress_reads_them():
     for _ in range(5000):
         address = ".".join(str(rng.choice([rng.randrange(10), rng.randrange(100), rng.randrange(256)]))
                            for _ in range(4))
-        assert reader_networks(address) == by_ipaddress(address)
+        assert reader_networks(address) == networks_by_ipaddress(address)
 
 
 def test_a_plain_ipv4_reader_is_their_address_within_its_slash_24():
