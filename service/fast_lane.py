@@ -99,8 +99,8 @@ class FastLane:
         self.metrics = metrics
         self.cors_options = cors_options
         self.counts_cache_control = counts_cache_control
-        # flask-cors's answer depends only on these request headers and the method; working it out
-        # cost a share a tenth of its own work. Bounded: any client may send any Origin.
+        # flask-cors's answer depends only on the Origin, the Private-Network request header and the
+        # method: worked out once for each, not on every answer. Bounded: any client may send any Origin.
         self._cors_headers = functools.lru_cache(maxsize=256)(self._cors_headers_for)
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
