@@ -325,7 +325,8 @@
     if (s === "deleted") node.body.textContent = "This comment was deleted.";
     else if (s === "rejected") node.body.textContent = "";
     else renderBody(node.body, d);
-    node.notice.textContent = NOTICES[s] || "";
+    // What the reader was told about this comment (a report's thanks) outlives a live refresh.
+    node.notice.textContent = NOTICES[s] || node.told || "";
     renderActions(w, node, d);
   }
   function renderMeta(node, d) {
@@ -401,8 +402,8 @@
     if (note) payload.note = note;
     return api("POST", "/comments/" + id + "/reports", payload, signed(w)).then(function () {
       w.reported[id] = 1; store("reported", w.reported);
+      node.told = "Thank you. A moderator will take a look.";
       closeSlot(node); updateComment(w, node, node.data);
-      node.notice.textContent = "Thank you. A moderator will take a look.";
     });
   }
 

@@ -174,6 +174,10 @@ def test_reply_vote_and_report(tab, live):
     report.get_by_role("button", name="Send report").click()
     expect(card.locator(".cv-notice")).to_have_text("Thank you. A moderator will take a look.")
     expect(card.get_by_role("button", name="Report")).to_have_count(0)
+    # A live refresh of the card (after a vote sent from elsewhere) keeps the thanks.
+    live.api("POST", f"/comments/{parent['id']}/votes", {"value": 1}, headers={"X-Forwarded-For": "198.51.100.9"})
+    expect(card.locator(".cv-votes")).not_to_have_text("-1")
+    expect(card.locator(".cv-notice")).to_have_text("Thank you. A moderator will take a look.")
     assert_clean(tab)
 
 
