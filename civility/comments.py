@@ -128,15 +128,16 @@ class CommentService:
                 comment.parent_id = parent.parent_id or parent.id
             comment.heuristics = repeat_reasons(repo, body, client.key, now) + text_reasons or None
             endpoints = webhooks.subscribers(session, "comment.created")
-            new = repo.new_comment(comment)
+            new = repo.new_comment(comment, event)
             # On SQLite the write lock is taken here, not before the reads above (which, as on
             # PostgreSQL, are not atomic with the writes): every other writer waits for it.
             self.db.begin_writes(session)
+            # The comment, its history and its count for trending: on PostgreSQL one statement, whose
+            # count locks the article's row of counts until the commit, so nothing may follow it but
+            # the webhook deliveries (none without subscribers).
             repo.add(new)
             webhooks.comment_created(session, comment, event, endpoints)
             scoring.request_score(session, comment.id, comment.revision)
-            # Last: counting a publication locks the article's row of counts until the commit.
-            repo.record(comment, event)
         comment.edit_token = edit_token
         return comment
 

@@ -1,20 +1,27 @@
 """The hottest writes run on the driver's own connection (civility.store.driver): they must store
 what the ORM reads back, fail as SQLAlchemy fails, and leave the pooled connection as it was lent."""
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.exc import DBAPIError
 
+from civility import lifecycle
+from civility.policy import ModerationMode
 from civility.store.comments import CommentRepository
 from civility.store.db import Database
 from civility.store.driver import DriverStatement, driver_connection
 from civility.store.engagement import EngagementRepository, add_share
-from civility.store.models import Comment, ShareEvent
+from civility.store.models import ArticleActivity, Comment, ShareEvent
 
 AT = datetime(2026, 12, 3, 9, 41, 7, 123456, tzinfo=UTC)
 NOWHERE = DriverStatement(text("INSERT INTO no_such_table VALUES (1)"))
+
+
+def new(comment: Comment, mode: ModerationMode = ModerationMode.POST) -> tuple[Comment, lifecycle.Event]:
+    return comment, lifecycle.submit(comment, mode, "reader:Ann", AT, 60)
 
 
 def test_a_share_is_stored_as_the_orm_reads_it_and_counted_once_per_share(database_url):
@@ -90,13 +97,33 @@ def test_a_comment_added_on_the_driver_reads_back_with_its_defaults_json_and_tim
                       heuristics=["repeated text"], published_at=AT)
     with db.transaction() as session:
         repo = CommentRepository(session)
-        repo.add(repo.new_comment(comment))
+        repo.add(repo.new_comment(*new(comment)))
     assert comment.id and comment.version == 1 and comment.reasons == [] and comment.votes == 0
     with db.read() as session:
         stored = session.get(Comment, comment.id)
         assert (stored.heuristics, stored.reasons, stored.scores, stored.published_at, stored.votes) == (
             ["repeated text"], [], None, AT, 0)
         assert stored.created_at == comment.created_at and stored.created_at.tzinfo is not None
+
+
+@pytest.mark.parametrize("mode", list(ModerationMode))
+def test_a_new_comment_is_stored_with_its_history_and_counted_once_published(database_url, mode):
+    db = Database(database_url)
+    for n in range(2):
+        comment, event = new(Comment(article_id="news/a", author_name="Ann", body=f"Hello {n}",
+                                     html=f"<p>Hello {n}</p>"), mode)
+        event = dataclasses.replace(event, details={"heuristics": ["repeated text"]})
+        with db.transaction() as session:
+            repo = CommentRepository(session)
+            repo.add(repo.new_comment(comment, event))
+    with db.read() as session:
+        repo = CommentRepository(session)
+        history = [(e.actor, e.action, e.from_status, e.to_status, e.at, e.details) for e in repo.events(comment.id)]
+        assert history == [("reader:Ann", str(event.action), None, str(event.to_status), AT,
+                            {"heuristics": ["repeated text"]})]
+        counted = session.scalars(select(ArticleActivity.count).where(ArticleActivity.kind == "comment")).all()
+        # Post-moderation publishes at once; pre-moderation counts the comment once a score publishes it.
+        assert counted == ([2] if mode is ModerationMode.POST else [])
 
 
 def test_rows_read_on_the_driver_are_converted_as_sqlalchemy_converts_them(database_url):
@@ -107,7 +134,7 @@ def test_rows_read_on_the_driver_are_converted_as_sqlalchemy_converts_them(datab
     by_id = DriverStatement(select(*columns).where(Comment.id == bindparam("id")))
     with db.transaction() as session:
         repo = CommentRepository(session)
-        repo.add(repo.new_comment(comment))
+        repo.add(repo.new_comment(*new(comment)))
         on_driver = driver_connection(session).run(by_id, {"id": comment.id})
         through_sqlalchemy = session.execute(select(*columns).where(Comment.id == comment.id)).all()
     assert on_driver == [tuple(row) for row in through_sqlalchemy] == [(["repeated text"], AT, 0, "Ann")]

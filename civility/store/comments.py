@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased, load_only
 
 from civility import thread_changes
 from civility.statuses import Action, Status
 from civility.store.driver import DriverStatement, driver_connection, insert_all, insert_values
-from civility.store.engagement import EngagementRepository
+from civility.store.engagement import EngagementRepository, counted_in_hour, publication_count
 from civility.store.models import Comment, CommentEvent, UTCDateTime
 
 if TYPE_CHECKING:
@@ -26,6 +26,28 @@ _COMMENTS = cast(Table, Comment.__table__)
 _EVENTS = cast(Table, CommentEvent.__table__)
 _ADD_COMMENT = DriverStatement(insert_all(_COMMENTS).returning(_COMMENTS.c.id))
 _ADD_EVENT = DriverStatement(insert_all(_EVENTS))
+_EVENT_PREFIX = "event_"
+
+
+def _added_with_history(counted: bool) -> DriverStatement:
+    """PostgreSQL: a new comment, its history's first event and, ``counted``, its publication's count
+    for trending, as one statement (a data-modifying CTE, as a share is recorded): one round trip where
+    there were three. It takes ``_ADD_COMMENT``'s parameters, the event's prefixed with ``event_``, and
+    ``counted_in_hour``'s (the article's id is the comment's); it returns the comment's id."""
+    comment = insert_all(_COMMENTS).returning(_COMMENTS.c.id).cte("new_comment")
+    event = insert(_EVENTS).values({
+        c.key: select(comment.c.id).scalar_subquery() if c.key == "comment_id"
+        else bindparam(_EVENT_PREFIX + c.key, type_=c.type)
+        for c in _EVENTS.c if c is not _EVENTS.autoincrement_column
+    }).cte("new_event")
+    statement = select(comment.c.id).add_cte(event)
+    if counted:
+        statement = statement.add_cte(counted_in_hour("postgresql").cte("counted"))
+    return DriverStatement(statement)
+
+
+# By whether the event is a first publication (counted for trending).
+_ADD_WITH_HISTORY = {counted: _added_with_history(counted) for counted in (False, True)}
 # One comment (a reply's parent, or the comment an edit, vote or report is about).
 _BY_ID = select(Comment).where(Comment.id == bindparam("comment_id"))
 _LOCK_BY_ID = _BY_ID.with_for_update()
@@ -50,10 +72,15 @@ def _submitted_at():
 
 @dataclass(frozen=True)
 class NewComment:
-    """A comment not yet stored, and its INSERT's SQL and arguments (``CommentRepository.new_comment``)."""
+    """A comment not yet stored, its history's first event, and the statement that stores them with its
+    SQL and arguments (``CommentRepository.new_comment``)."""
 
     comment: Comment
+    event: Event
+    statement: DriverStatement
     insert: tuple[str, Any]
+    # The statement records the event (and counts a publication) too: on PostgreSQL.
+    records: bool
 
 
 @dataclass(frozen=True)
@@ -88,22 +115,34 @@ class CommentRepository:
         return comment.status == Status.PUBLISHED and not hidden
 
     # -- single rows ---------------------------------------------------------------------------
-    def new_comment(self, comment: Comment) -> NewComment:
-        """``comment``'s INSERT, bound; its column defaults are set on it, as a flush would. Binding
-        its thirty-odd columns costs more than SQLite takes to insert them, so it is done before
-        SQLite's write lock is taken (``Database.begin_writes``), and ``add`` inserts it."""
+    def new_comment(self, comment: Comment, event: Event) -> NewComment:
+        """``comment``'s INSERT with ``event``, its history's first, bound; its column defaults are set
+        on it, as a flush would. Binding its thirty-odd columns costs more than SQLite takes to insert
+        them, so it is done before SQLite's write lock is taken (``Database.begin_writes``), and ``add``
+        stores it."""
         given = {key: value for key, value in vars(comment).items() if key in _COMMENTS.c}
         values = insert_values(_COMMENTS, given)
         for key, value in values.items():
             # A column never set reads None on the new (transient) object: only the others are set.
             if value is not None and key not in given:
                 setattr(comment, key, value)
-        return NewComment(comment, _ADD_COMMENT.arguments(self.session.get_bind().dialect, values))
+        dialect = self.session.get_bind().dialect
+        if dialect.name != "postgresql":
+            return NewComment(comment, event, _ADD_COMMENT, _ADD_COMMENT.arguments(dialect, values), records=False)
+        values.update((_EVENT_PREFIX + key, value) for key, value in _event_values(event).items())
+        if event.first_publication:
+            values.update(publication_count(event.at))
+        statement = _ADD_WITH_HISTORY[event.first_publication]
+        return NewComment(comment, event, statement, statement.arguments(dialect, values), records=True)
 
     def add(self, new: NewComment) -> Comment:
-        """Insert a comment ``new_comment`` bound; its id is set on it. A Core statement: the ORM's
-        unit of work cost more than the insert itself, on every post."""
-        ((new.comment.id,),) = driver_connection(self.session).run_bound(_ADD_COMMENT, new.insert)
+        """Store a comment ``new_comment`` bound, and ``record`` its event; its id is set on it. Core
+        statements: the ORM's unit of work cost more than the insert itself, on every post."""
+        ((new.comment.id,),) = driver_connection(self.session).run_bound(new.statement, new.insert)
+        if new.records:
+            thread_changes.note_event(self.session, new.comment, new.event)
+        else:
+            self.record(new.comment, new.event)
         return new.comment
 
     def get(self, comment_id: int, *, for_update: bool = False) -> Comment | None:
@@ -221,11 +260,7 @@ class CommentRepository:
             EngagementRepository(self.session).count_publication(comment.article_id, event.at)
 
     def add_event(self, comment_id: int, event: Event) -> None:
-        driver_connection(self.session).run(_ADD_EVENT, {
-            "comment_id": comment_id, "at": event.at, "actor": event.actor, "action": event.action,
-            "from_status": event.from_status, "to_status": event.to_status, "reason": event.reason,
-            "scores": event.scores, "details": event.details,
-        })
+        driver_connection(self.session).run(_ADD_EVENT, {"comment_id": comment_id, **_event_values(event)})
 
     def events(self, comment_id: int) -> list[CommentEvent]:
         stmt = select(CommentEvent).where(CommentEvent.comment_id == comment_id).order_by(CommentEvent.id)
@@ -379,3 +414,9 @@ class CommentRepository:
         if limit is not None:
             stmt = stmt.limit(limit)
         return list(self.session.execute(stmt).all())
+
+
+def _event_values(event: Event) -> dict[str, Any]:
+    """A history event's columns, but its comment's id."""
+    return {"at": event.at, "actor": event.actor, "action": event.action, "from_status": event.from_status,
+            "to_status": event.to_status, "reason": event.reason, "scores": event.scores, "details": event.details}

@@ -83,6 +83,18 @@ def add_share(connection: DriverConnection, article_id: str, network: str, clien
     return True
 
 
+def counted_in_hour(dialect: str) -> Any:
+    """The Core statement that counts ``n`` of ``kind`` in an article's hour (parameters
+    ``article_id``, ``hour``, ``kind``, ``n``), for a statement that counts along with its own writes."""
+    return _BUMP_ACTIVITY[dialect].statement
+
+
+def publication_count(at: datetime) -> dict[str, Any]:
+    """The parameters of ``counted_in_hour`` for a comment's first publication at ``at``, but its
+    article's id."""
+    return {"hour": hour_of(at), "kind": COMMENT_KIND, "n": 1}
+
+
 def hour_of(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
@@ -92,14 +104,10 @@ class EngagementRepository:
         self.session = session
 
     # -- activity aggregates ----------------------------------------------------------------------
-    def bump_activity(self, article_id: str, moment: datetime, kind: str, n: int = 1) -> None:
-        connection = driver_connection(self.session)
-        connection.run(_BUMP_ACTIVITY[connection.dialect.name],
-                       {"article_id": article_id, "hour": hour_of(moment), "kind": kind, "n": n})
-
     def count_publication(self, article_id: str, at: datetime) -> None:
         """Count a comment's first publication for trending."""
-        self.bump_activity(article_id, at, COMMENT_KIND)
+        connection = driver_connection(self.session)
+        connection.run(_BUMP_ACTIVITY[connection.dialect.name], {"article_id": article_id, **publication_count(at)})
 
     def share_counts(self, article_ids: list[str]) -> dict[str, dict[str, int]]:
         """Shares per network for each article, in one query."""
