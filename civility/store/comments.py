@@ -79,8 +79,11 @@ class NewComment:
     event: Event
     statement: DriverStatement
     insert: tuple[str, Any]
-    # The statement records the event (and counts a publication) too: on PostgreSQL.
-    records: bool
+
+    @property
+    def records(self) -> bool:
+        """The statement records the event (and counts a publication) too: on PostgreSQL."""
+        return self.statement is not _ADD_COMMENT
 
 
 @dataclass(frozen=True)
@@ -128,12 +131,12 @@ class CommentRepository:
                 setattr(comment, key, value)
         dialect = self.session.get_bind().dialect
         if dialect.name != "postgresql":
-            return NewComment(comment, event, _ADD_COMMENT, _ADD_COMMENT.arguments(dialect, values), records=False)
+            return NewComment(comment, event, _ADD_COMMENT, _ADD_COMMENT.arguments(dialect, values))
         values.update((_EVENT_PREFIX + key, value) for key, value in _event_values(event).items())
         if event.first_publication:
             values.update(publication_count(event.at))
         statement = _ADD_WITH_HISTORY[event.first_publication]
-        return NewComment(comment, event, statement, statement.arguments(dialect, values), records=True)
+        return NewComment(comment, event, statement, statement.arguments(dialect, values))
 
     def add(self, new: NewComment) -> Comment:
         """Store a comment ``new_comment`` bound, and ``record`` its event; its id is set on it. Core
