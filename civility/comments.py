@@ -130,11 +130,10 @@ class CommentService:
             endpoints = webhooks.subscribers(session, "comment.created")
             new = repo.new_comment(comment, event)
             # On SQLite the write lock is taken here, not before the reads above (which, as on
-            # PostgreSQL, are not atomic with the writes): every other writer waits for it.
-            self.db.begin_writes(session)
-            # The comment, its history and its count for trending: on PostgreSQL one statement, whose
-            # count locks the article's row of counts until the commit, so nothing may follow it but
-            # the webhook deliveries (none without subscribers).
+            # PostgreSQL, are not atomic with the writes): every other writer waits for it. The
+            # comment, its history and its count for trending: on PostgreSQL one statement, which
+            # without webhook subscribers is all there is to write, committed by itself.
+            self.db.begin_writes(session, one_statement=new.is_one_statement and not endpoints)
             repo.add(new)
             webhooks.comment_created(session, comment, event, endpoints)
             scoring.request_score(session, comment.id, comment.revision)

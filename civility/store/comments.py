@@ -81,8 +81,9 @@ class NewComment:
     insert: tuple[str, Any]
 
     @property
-    def records(self) -> bool:
-        """The statement records the event (and counts a publication) too: on PostgreSQL."""
+    def is_one_statement(self) -> bool:
+        """The statement records the event (and counts a publication) too, so that ``add`` writes
+        nothing else: on PostgreSQL."""
         return self.statement is not _ADD_COMMENT
 
 
@@ -142,7 +143,7 @@ class CommentRepository:
         """Store a comment ``new_comment`` bound, and ``record`` its event; its id is set on it. Core
         statements: the ORM's unit of work cost more than the insert itself, on every post."""
         ((new.comment.id,),) = driver_connection(self.session).run_bound(new.statement, new.insert)
-        if new.records:
+        if new.is_one_statement:
             thread_changes.note_event(self.session, new.comment, new.event)
         else:
             self.record(new.comment, new.event)

@@ -191,13 +191,20 @@ class Database:
     def transaction(self, *, reads_first: bool = False) -> Iterator[Session]:
         """A unit of work: commits on success, rolls back on any exception.
 
-        ``reads_first``: on SQLite the write lock is taken only at ``begin_writes(session)``, so that
-        the unit's reads before it (and any Python work) do not hold up every other writer. Those
-        reads are then not atomic with the writes after it, as no read is on PostgreSQL, where each
-        statement reads the rows committed when it starts. Writes must come after ``begin_writes``."""
+        ``reads_first``: the unit reads, then calls ``begin_writes(session)`` and writes. The reads are
+        not atomic with the writes (as no read is on PostgreSQL, where each statement reads the rows
+        committed when it starts), and writes must come after ``begin_writes``. On SQLite the write
+        lock is taken only there, so that the reads (and any Python work) do not hold up every other
+        writer. On PostgreSQL the reads run without a transaction, and writes that are one statement
+        (``begin_writes(session, one_statement=True)``) too: that statement is atomic by itself, and
+        the unit then costs no BEGIN and no COMMIT, two of a new comment's five round trips."""
         if self._write_lock is None:
             with self._sessions() as session, session.begin():
+                if reads_first and self.engine.dialect.name == "postgresql":
+                    self._postgres_reads_first(session)
                 yield session
+                if session.new or session.dirty or session.deleted:
+                    self.begin_writes(session)
         else:
             # Everything SQLAlchemy does to lend a connection and to end the session happens outside
             # the lock, which the other writers are waiting for: under it, BEGIN IMMEDIATE (a write
@@ -206,13 +213,13 @@ class Database:
                 lent = session.connection(execution_options={"civility_write": True})
                 connection = DriverConnection(lent.connection.driver_connection, lent.dialect)
 
-                def begin_writes() -> None:
+                def begin_writes(one_statement: bool) -> None:
                     session.info.pop(_BEGIN_WRITES, None)
                     writing.enter_context(self._sqlite_write(connection))
 
                 session.info[_BEGIN_WRITES] = begin_writes
                 if not reads_first:
-                    begin_writes()
+                    begin_writes(False)
                 yield session
                 if session.new or session.dirty or session.deleted:
                     self.begin_writes(session)
@@ -223,12 +230,28 @@ class Database:
         self._checkpoint_now_and_then()
 
     @staticmethod
-    def begin_writes(session: Session) -> None:
-        """In a ``transaction(reads_first=True)`` on SQLite: take the write lock and begin the write
-        transaction. Anywhere else (PostgreSQL, or once begun) nothing."""
+    def _postgres_reads_first(session: Session) -> None:
+        """The session's connection in autocommit until ``begin_writes``, which ends it unless the
+        writes are one statement. SQLAlchemy puts the connection back in a transaction when the pool
+        takes it back (tests/test_driver_statements.py)."""
+        lent = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        dbapi_connection: Any = lent.connection.driver_connection
+
+        def begin_writes(one_statement: bool) -> None:
+            session.info.pop(_BEGIN_WRITES, None)
+            if not one_statement:
+                dbapi_connection.autocommit = False  # the next statement begins the transaction
+
+        session.info[_BEGIN_WRITES] = begin_writes
+
+    @staticmethod
+    def begin_writes(session: Session, *, one_statement: bool = False) -> None:
+        """In a ``transaction(reads_first=True)``: what follows writes. On SQLite take the write lock
+        and begin the write transaction; on PostgreSQL begin a transaction, unless ``one_statement``
+        (the writes are a single statement, atomic by itself). Once begun, nothing."""
         begin = session.info.get(_BEGIN_WRITES)
         if begin is not None:
-            begin()
+            begin(one_statement)
 
     @contextmanager
     def _sqlite_write(self, connection: DriverConnection) -> Iterator[None]:

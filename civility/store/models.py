@@ -191,8 +191,9 @@ class ShareEvent(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (
+        # The only index: shares are read by client (the repeat check, a reader's export and
+        # erasure); totals come from article_activity. Each index is written by every share.
         Index("ix_share_events_repeat", "client", "article_id", "network", "created_at"),
-        Index("ix_share_events_article", "article_id", "network"),
     )
 
 

@@ -1,0 +1,81 @@
+"""On PostgreSQL a new comment is written in as few round trips as its statements need: without webhook
+subscribers its writes are one statement, sent without BEGIN and COMMIT; with them, the comment and its
+deliveries are one transaction. Each round trip is read from libpq's own trace of the protocol."""
+
+import re
+import tempfile
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import func, select
+
+from civility.comments import CommentService
+from civility.identity import Client
+from civility.store.db import Database
+from civility.store.models import ArticleActivity, Comment, CommentEvent, WebhookDelivery
+from civility.webhooks import add_endpoint
+
+_QUERY = re.compile(r'\tF\t\d+\tQuery\t "([^"]*)"')
+
+
+@pytest.fixture
+def db(database_url):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite is in the process: no round trips")
+    db = Database(database_url, pool_size=1, max_overflow=0)  # one connection, traced
+    yield db
+    db.dispose()
+
+
+@contextmanager
+def traced(db: Database):
+    """What the pooled connection sends and receives meanwhile: (round trips, plain queries sent)."""
+    with db.engine.connect() as connection:
+        pgconn = connection.connection.driver_connection.pgconn
+    seen: dict = {}
+    with tempfile.TemporaryFile() as trace:
+        pgconn.trace(trace.fileno())
+        try:
+            yield seen
+        finally:
+            pgconn.untrace()
+        trace.seek(0)
+        lines = trace.read().decode().splitlines()
+    seen["round_trips"] = sum("\tB\t5\tReadyForQuery" in line for line in lines)
+    seen["queries"] = [m.group(1) for line in lines if (m := _QUERY.search(line))]
+
+
+def _stored(db: Database, comment_id: int) -> tuple:
+    with db.read() as session:
+        return (session.get(Comment, comment_id).body,
+                session.scalars(select(func.count()).where(CommentEvent.comment_id == comment_id)).one(),
+                session.scalars(select(func.sum(ArticleActivity.count)).where(ArticleActivity.kind == "comment")).one(),
+                session.scalars(select(func.count()).select_from(WebhookDelivery)).one())
+
+
+def _in_a_transaction_again(db: Database) -> bool:
+    with db.engine.connect() as connection:
+        return connection.connection.driver_connection.autocommit is False
+
+
+def test_a_comment_without_webhook_subscribers_is_written_without_begin_or_commit(db, settings_factory):
+    service = CommentService(db, settings_factory(moderation_mode="post"))
+    service.create("news/a", "warm the pool's statements", "Ann", None, Client.of(None, "10.0.0.1", "salt"))
+    with traced(db) as seen:
+        comment = service.create("news/a", "Hello there", "Ann", None, Client.of(None, "10.0.0.2", "salt"))
+    # The repeat check, the webhook lookup and the one statement that writes the comment, its
+    # history and its count.
+    assert (seen["round_trips"], seen["queries"]) == (3, [])
+    assert _stored(db, comment.id) == ("Hello there", 1, 2, 0)
+    assert _in_a_transaction_again(db)
+
+
+def test_a_comment_and_its_webhook_deliveries_are_one_transaction(db, settings_factory):
+    settings = settings_factory(moderation_mode="post", webhook_allow_private=True)
+    add_endpoint(db, settings, "http://127.0.0.1:9/hook", ["comment.created"])
+    service = CommentService(db, settings)
+    with traced(db) as seen:
+        comment = service.create("news/a", "Hello there", "Ann", None, Client.of(None, "10.0.0.2", "salt"))
+    assert seen["queries"] == ["BEGIN", "COMMIT"]
+    assert _stored(db, comment.id) == ("Hello there", 1, 1, 1)
+    assert _in_a_transaction_again(db)
