@@ -79,3 +79,19 @@ def test_a_comment_and_its_webhook_deliveries_are_one_transaction(db, settings_f
     assert seen["queries"] == ["BEGIN", "COMMIT"]
     assert _stored(db, comment.id) == ("Hello there", 1, 1, 1)
     assert _in_a_transaction_again(db)
+
+
+def test_behind_pgbouncer_a_comment_is_one_transaction_under_its_statement_timeout(database_url, settings_factory):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PgBouncer is for PostgreSQL")
+    # Without prepared statements (PgBouncer's transaction mode) the timeout is set by each transaction.
+    db = Database(database_url, pool_size=1, max_overflow=0, statement_timeout_ms=5000, prepared_statements=False)
+    try:
+        service = CommentService(db, settings_factory(moderation_mode="post"))
+        with traced(db) as seen:
+            comment = service.create("news/a", "Hello there", "Ann", None, Client.of(None, "10.0.0.2", "salt"))
+        assert seen["queries"][0] == "BEGIN" and seen["queries"][-1] == "COMMIT"
+        assert _stored(db, comment.id) == ("Hello there", 1, 1, 0)
+        assert _in_a_transaction_again(db)
+    finally:
+        db.dispose()

@@ -179,6 +179,8 @@ class Database:
                                   statement_timeout_ms=statement_timeout_ms,
                                   prepared_statements=prepared_statements)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Behind PgBouncer (no prepared statements) the statement timeout is set per transaction.
+        self._timeout_per_transaction = statement_timeout_ms > 0 and not prepared_statements
         # Called with the session after each committed transaction(); a hook must not raise.
         self.after_commit: list[Callable[[Session], None]] = []
         parsed = make_url(self.url)
@@ -197,10 +199,11 @@ class Database:
         lock is taken only there, so that the reads (and any Python work) do not hold up every other
         writer. On PostgreSQL the reads run without a transaction, and writes that are one statement
         (``begin_writes(session, one_statement=True)``) too: that statement is atomic by itself, and
-        the unit then costs no BEGIN and no COMMIT, two of a new comment's five round trips."""
+        the unit then costs no BEGIN and no COMMIT, two of a new comment's five round trips (but
+        behind PgBouncer, whose statement timeout is set per transaction: the unit is one there)."""
         if self._write_lock is None:
             with self._sessions() as session, session.begin():
-                if reads_first and self.engine.dialect.name == "postgresql":
+                if reads_first and self.engine.dialect.name == "postgresql" and not self._timeout_per_transaction:
                     self._postgres_reads_first(session)
                 yield session
                 if session.new or session.dirty or session.deleted:
