@@ -5,8 +5,8 @@ size per comment.
 
 Redis (a private redis-server, empty at the start): the keys civility keeps per article, written as
 the code writes them (``{prefix}:share-totals`` and ``{prefix}:comment-totals`` hash fields, the
-generation key ``{prefix}:tgen:{article}`` with its 30-day TTL), then one share's dedup key, then one
-cached page of 50 comments; ``used_memory`` from INFO before and after, divided by the count.
+generation key ``{prefix}:tgen:{article}`` with its 30-day TTL), then one cached page of 50
+comments; ``used_memory`` from INFO before and after, divided by the count.
 
 PostgreSQL (a database of its own, ``civility_footprint_bench``, made and dropped on the
 ``TEST_DATABASE_URL`` server): ``--comments`` realistic comments are posted through the API (Flask's
@@ -49,7 +49,7 @@ def used_memory(redis) -> int:
     return int(redis.info("memory")["used_memory"])
 
 
-def redis_per_article(redis, articles: int) -> dict[str, float]:
+def redis_per_article(redis, articles: int) -> float:
     before = used_memory(redis)
     for start in range(0, articles, 5000):
         pipe = redis.pipeline(transaction=False)
@@ -59,14 +59,7 @@ def redis_per_article(redis, articles: int) -> dict[str, float]:
             pipe.hset(f"{PREFIX}:comment-totals", article, f"1796227909123456|{n % 400}")
             pipe.set(f"{PREFIX}:tgen:{article}", 1796227909123456 + n, ex=GENERATION_TTL)
         pipe.execute()
-    per_article = (used_memory(redis) - before) / articles
-    before = used_memory(redis)
-    shares = articles // 10
-    pipe = redis.pipeline(transaction=False)
-    for n in range(shares):
-        pipe.set(f"{PREFIX}:share-seen:{n:064x}", 1, nx=True, ex=600)
-    pipe.execute()
-    return {"per_article": per_article, "per_share_seen": (used_memory(redis) - before) / shares}
+    return (used_memory(redis) - before) / articles
 
 
 def redis_per_page(redis, page: bytes, pages: int = 1000) -> float:
@@ -161,12 +154,11 @@ def main() -> None:
         page = post_and_score(db_url, server.url, args.comments)
         redis = Redis.from_url(server.url)
         redis.flushall()
-        figures = redis_per_article(redis, args.articles)
+        per_article = redis_per_article(redis, args.articles)
         per_page = redis_per_page(redis, page)
         redis.close()
-        print(f"Redis, {args.articles} articles: {figures['per_article']:.0f} bytes per article "
-              f"({figures['per_article'] * 1e6 / 2**20:.0f} MiB per million articles); a share's dedup key "
-              f"{figures['per_share_seen']:.0f} bytes (kept 10 minutes); a cached page of 50 comments "
+        print(f"Redis, {args.articles} articles: {per_article:.0f} bytes per article "
+              f"({per_article * 1e6 / 2**20:.0f} MiB per million articles); a cached page of 50 comments "
               f"({len(page)} bytes of JSON) {per_page:.0f} bytes")
 
         with psycopg.connect(db_url, autocommit=True) as conn:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from datetime import timedelta
 from typing import Any
@@ -15,7 +14,8 @@ from civility.comments import check_article_id, check_article_ids
 from civility.config import Settings
 from civility.errors import Forbidden, Invalid, NotFound
 from civility.identity import Client
-from civility.infra.engagement_cache import NEW, REPEAT, EngagementCache
+from civility.infra.engagement_cache import EngagementCache
+from civility.infra.share_totals import ShareTotalsPublisher
 from civility.store.comments import CommentRepository
 from civility.store.db import Database
 from civility.store.engagement import EngagementRepository, add_share
@@ -32,39 +32,27 @@ MAX_COUNT_IDS = 100
 
 
 class EngagementService:
-    def __init__(self, db: Database, settings: Settings, cache: EngagementCache):
+    def __init__(self, db: Database, settings: Settings, cache: EngagementCache, totals: ShareTotalsPublisher):
         self.db = db
         self.settings = settings
         self.cache = cache
+        self.totals = totals
 
     # -- shares -----------------------------------------------------------------------------------
     def share(self, article_id: str, network: str, client: Client) -> dict:
+        """Record a share unless this client shared the article on this network within the dedup
+        window. The database decides, counts and totals it in one unit (one statement on
+        PostgreSQL); the total's copy in Redis follows in the background."""
         check_article_id(article_id)
         if network not in NETWORKS:
             raise Invalid("invalid network", {"network": [f"one of {', '.join(NETWORKS)}"]})
         now = utcnow()
-        window = self.settings.share_dedup_seconds
-        digest = hashlib.sha256(f"{client.key}|{article_id}|{network}".encode()).hexdigest()[:32]
-        verdict, total = self.cache.share_verdict(digest, window, int(now.timestamp()), article_id)
-        counted = False
-        if verdict != REPEAT:
-            since = None if verdict == NEW else now - timedelta(seconds=window)
-            try:
-                with self.db.driver_transaction() as connection:
-                    counted = add_share(connection, article_id, network, client.key, now, unless_since=since)
-            except Exception:
-                self.cache.forget_share(digest)
-                if total is not None:  # counted in the cache, not recorded: take it back
-                    self.cache.take_back_share(article_id)
-                raise
-            if not counted and total is not None:  # the database knew it: a repeat after all
-                self.cache.take_back_share(article_id)
-                total = None
-        if counted and total is None:
-            total = self.cache.bump_share_total(article_id)
-        if total is None:
-            total = self.share_totals([article_id])[article_id]
-        return {"article_id": article_id, "network": network, "total": total, "counted": counted}
+        with self.db.driver_transaction() as connection:
+            recorded = add_share(connection, article_id, network, client.key, now,
+                                 unless_since=now - timedelta(seconds=self.settings.share_dedup_seconds))
+        if recorded.counted:
+            self.totals.publish(article_id, recorded.total)
+        return {"article_id": article_id, "network": network, "total": recorded.total, "counted": recorded.counted}
 
     def share_totals(self, article_ids: list[str]) -> dict[str, int]:
         """Share totals per article: one Redis round trip, and one query for what the cache lacks."""

@@ -18,6 +18,7 @@ from civility.infra.jobqueue import ScoringQueue
 from civility.infra.nudge_tickets import NudgeTickets
 from civility.infra.presence import live_workers
 from civility.infra.runtime import Runtime
+from civility.infra.share_totals import ShareTotalsPublisher
 from civility.instance import ClientHashSalt
 from civility.moderation import ModerationService
 from civility.nudge import NudgeService
@@ -62,12 +63,13 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     scoring_queue = ScoringQueue(redis, settings)
     thread_cache = after_commit.install(db, redis, settings)
     comment_service = CommentService(db, settings)
+    engagement_cache = EngagementCache(redis, settings.redis_prefix)
     app.extensions["civility"] = Services(
         settings=settings, db=db, redis=redis,
         comments=comment_service,
         thread_pages=ThreadPages(comment_service, thread_cache, settings),
         moderation=ModerationService(db, lambda: live_workers(redis, settings), scoring_queue.depth),
-        engagement=EngagementService(db, settings, EngagementCache(redis, settings.redis_prefix)),
+        engagement=EngagementService(db, settings, engagement_cache, ShareTotalsPublisher(engagement_cache)),
         client_hash_salt=ClientHashSalt(db, settings.client_hash_salt),
         analyzer=RedisAnalyzer(redis, settings),
         nudges=NudgeService(db, settings, NudgeTickets(redis, settings.redis_prefix)),

@@ -25,8 +25,8 @@ from civility.store.db import Database, normalise_url
 from civility.store.migrate import upgrade
 from tests.helpers import WorkerProcess, make_settings, settings_env
 
-TABLES = ["comment_events", "votes", "reports", "share_events", "article_activity", "comments", "moderators",
-          "word_list_entries", "word_list_versions", "api_keys", "perspective_feedback", "nudge_counts",
+TABLES = ["comment_events", "votes", "reports", "share_events", "article_activity", "article_share_totals", "comments",
+          "moderators", "word_list_entries", "word_list_versions", "api_keys", "perspective_feedback", "nudge_counts",
           "audit_events", "webhook_deliveries", "webhook_endpoints"]
 
 

@@ -13,8 +13,8 @@ from civility.policy import ModerationMode
 from civility.store.comments import CommentRepository
 from civility.store.db import Database
 from civility.store.driver import DriverStatement, driver_connection
-from civility.store.engagement import EngagementRepository, add_share
-from civility.store.models import ArticleActivity, Comment, ShareEvent
+from civility.store.engagement import EngagementRepository, RecordedShare, add_share
+from civility.store.models import ArticleActivity, ArticleShareTotal, Comment, ShareEvent
 
 AT = datetime(2026, 12, 3, 9, 41, 7, 123456, tzinfo=UTC)
 NOWHERE = DriverStatement(text("INSERT INTO no_such_table VALUES (1)"))
@@ -27,29 +27,32 @@ def new(comment: Comment, mode: ModerationMode = ModerationMode.POST) -> tuple[C
 def test_a_share_is_stored_as_the_orm_reads_it_and_counted_once_per_share(database_url):
     db = Database(database_url)
     with db.driver_transaction() as connection:
-        assert add_share(connection, "news/a", "x", "reader-1", AT)
+        assert add_share(connection, "news/a", "x", "reader-1", AT) == RecordedShare(True, 1)
     with db.driver_transaction() as connection:
-        assert add_share(connection, "news/a", "x", "reader-2", AT + timedelta(seconds=1))
+        assert add_share(connection, "news/a", "x", "reader-2", AT + timedelta(seconds=1)) == RecordedShare(True, 2)
     with db.read() as session:
         stored = session.scalars(select(ShareEvent).order_by(ShareEvent.id)).all()
         assert [(s.article_id, s.network, s.client, s.created_at) for s in stored] == [
             ("news/a", "x", "reader-1", AT), ("news/a", "x", "reader-2", AT + timedelta(seconds=1))]
         assert EngagementRepository(session).share_counts(["news/a"]) == {"news/a": {"x": 2}}
+        assert session.get(ArticleShareTotal, "news/a").total == 2
 
 
 def test_the_database_refuses_a_repeat_inside_the_window_and_counts_nothing(database_url):
     db = Database(database_url)
     with db.driver_transaction() as connection:
-        assert add_share(connection, "news/a", "x", "reader-1", AT)
+        assert add_share(connection, "news/a", "x", "reader-1", AT) == RecordedShare(True, 1)
     with db.driver_transaction() as connection:
-        assert not add_share(connection, "news/a", "x", "reader-1", AT + timedelta(minutes=5),
-                             unless_since=AT - timedelta(minutes=1))
+        assert add_share(connection, "news/a", "x", "reader-1", AT + timedelta(minutes=5),
+                         unless_since=AT - timedelta(minutes=1)) == RecordedShare(False, 1)
         # Another network, or a share older than the window, is not a repeat.
         assert add_share(connection, "news/a", "facebook", "reader-1", AT + timedelta(minutes=5),
-                         unless_since=AT - timedelta(minutes=1))
+                         unless_since=AT - timedelta(minutes=1)) == RecordedShare(True, 2)
     with db.driver_transaction() as connection:
         assert add_share(connection, "news/a", "x", "reader-1", AT + timedelta(hours=2),
-                         unless_since=AT + timedelta(minutes=1))
+                         unless_since=AT + timedelta(minutes=1)) == RecordedShare(True, 3)
+        # Each article has its own total.
+        assert add_share(connection, "news/b", "x", "reader-1", AT) == RecordedShare(True, 1)
     with db.read() as session:
         assert EngagementRepository(session).share_counts(["news/a"]) == {"news/a": {"x": 2, "facebook": 1}}
 
@@ -70,7 +73,7 @@ def test_a_failing_statement_raises_sqlalchemys_error_and_nothing_of_the_unit_is
         session.flush()
         raise RuntimeError("rolled back")
     with db.driver_transaction() as connection:
-        assert add_share(connection, "news/c", "x", "reader-1", AT)
+        assert add_share(connection, "news/c", "x", "reader-1", AT).counted
     with db.read() as session:
         assert [s.article_id for s in session.scalars(select(ShareEvent))] == ["news/c"]
 
@@ -80,7 +83,7 @@ def test_on_postgresql_the_connection_goes_back_to_the_pool_in_a_transaction_aga
         pytest.skip("SQLite's unit is a transaction of its own")
     db = Database(database_url, pool_size=1, max_overflow=0)  # the same connection every time
     with db.driver_transaction() as connection:
-        assert add_share(connection, "news/a", "x", "reader-1", AT)
+        assert add_share(connection, "news/a", "x", "reader-1", AT).counted
     with pytest.raises(DBAPIError), db.driver_transaction() as connection:
         connection.run(NOWHERE, {})
     with pytest.raises(RuntimeError), db.transaction() as session:

@@ -48,7 +48,7 @@ def test_connections_the_server_closed_are_replaced_before_they_fail_a_request(p
     with db.transaction() as session:
         assert session.execute(text("SELECT 1")).scalar_one() == 1
     with db.driver_transaction() as connection:
-        assert add_share(connection, "news/liveness", "x", "reader-1", utcnow())
+        assert add_share(connection, "news/liveness", "x", "reader-1", utcnow()).counted
     db.ping()
     new = backend_pids(db)
     assert len(new) == POOL and not new & old

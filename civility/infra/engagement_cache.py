@@ -1,4 +1,4 @@
-"""Redis copies for engagement: share dedup keys, per-article share totals and the trending cache.
+"""Redis copies for engagement: per-article share totals, /counts and the trending cache.
 
 The database is the record; these are copies for speed. Every method survives a Redis outage by
 answering "unknown" (None, or an empty result), and the caller falls back to the database.
@@ -30,46 +30,22 @@ def _set_part_shares(part_key: str, total: str) -> str:
             f"(string.gsub(part, '\"shares\":%-?%d+', '\"shares\":' .. {total})), 'KEEPTTL') end")
 
 
-# One round trip decides whether a share is new and, unless it is a repeat, counts it in the
-# cached total (the caller takes it back if the database then fails to record it, or finds it a
-# repeat). The "since" key records when Redis last started empty: until a full dedup window has
-# passed since then, its memory of recent shares may be incomplete, so the caller must confirm
-# with the database (verdict 0).
-# KEYS: the share's dedup key, "since", share totals, the article's /counts part. ARGV: window, now,
-# article id.
-# -> {verdict: -1 a repeat, 1 new, 0 ask the database; the new cached total or false}
-_CHECK_SHARE = """
-local since = tonumber(redis.call('GET', KEYS[2]))
-if not since then
-  since = tonumber(ARGV[2])
-  redis.call('SET', KEYS[2], ARGV[2])
+# Raise cached share totals to those the database returned for new shares. Totals only grow, so
+# the larger one is right whatever the order in which processes send theirs, and a rebuild from the
+# database (``_STORE_COUNTS``) cannot undo a newer share. KEYS: share totals, then each article's
+# /counts part. ARGV: TTL, then pairs (article id, total).
+_RAISE_SHARE_TOTALS = """
+for i = 2, #ARGV, 2 do
+  local id, total = ARGV[i], ARGV[i + 1]
+  local cached = redis.call('HGET', KEYS[1], id)
+  if not cached or tonumber(cached) < tonumber(total) then
+    redis.call('HSET', KEYS[1], id, total)
+    local part_key = KEYS[i / 2 + 1]
+    """ + _set_part_shares("part_key", "total") + """
+  end
 end
-if not redis.call('SET', KEYS[1], 1, 'NX', 'EX', ARGV[1]) then
-  return {-1, false}
-end
-local verdict = 1
-if tonumber(ARGV[2]) - since < tonumber(ARGV[1]) then
-  verdict = 0
-end
-if redis.call('HEXISTS', KEYS[3], ARGV[3]) == 1 then
-  local total = redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
-  """ + _set_part_shares("KEYS[4]", "total") + """
-  return {verdict, total}
-end
-redis.call('DEL', KEYS[4])
-return {verdict, false}
-"""
-
-# Count a share (ARGV[2]: 1, or -1 to take one back) in the cache if the cache holds the
-# article; returns the new total or false. KEYS: share totals, the article's /counts part.
-_BUMP_IF_CACHED = """
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
-  local total = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
-  """ + _set_part_shares("KEYS[2]", "total") + """
-  return total
-end
-redis.call('DEL', KEYS[2])
-return false
+redis.call('EXPIRE', KEYS[1], ARGV[1], 'NX')
+return 1
 """
 
 # /counts, when the fast way (``counts_answer``) misses. KEYS: share totals, comment totals, then for
@@ -106,7 +82,8 @@ return {shares, comments, stale}
 """
 
 # Store rebuilt totals. KEYS: share totals, comment totals. ARGV: TTL, the cap on fields, then
-# triples (article id, share total or '', tagged comment total). Zeros (articles nobody shared or
+# triples (article id, share total or '', tagged comment total). A share total only ever raises the
+# cached one (see ``_RAISE_SHARE_TOTALS``). Zeros (articles nobody shared or
 # commented on, made-up ids included) are kept only while the hashes are under the cap, so that
 # made-up ids cannot fill Redis; real totals are always kept.
 _STORE_COUNTS = """
@@ -114,7 +91,10 @@ local ttl, cap = ARGV[1], tonumber(ARGV[2])
 local room = redis.call('HLEN', KEYS[1]) < cap and redis.call('HLEN', KEYS[2]) < cap
 for i = 3, #ARGV, 3 do
   local id, shares, comments = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  if shares ~= '' and (room or shares ~= '0') then redis.call('HSET', KEYS[1], id, shares) end
+  if shares ~= '' and (room or shares ~= '0') then
+    local cached = redis.call('HGET', KEYS[1], id)
+    if not cached or tonumber(cached) < tonumber(shares) then redis.call('HSET', KEYS[1], id, shares) end
+  end
   if comments ~= '' and (room or string.sub(comments, -2) ~= '|0') then redis.call('HSET', KEYS[2], id, comments) end
 end
 redis.call('EXPIRE', KEYS[1], ttl, 'NX')
@@ -124,7 +104,6 @@ return 1
 # Zero totals kept at most (per hash) before made-up ids stop being remembered.
 MAX_CACHED_ZEROS = 200_000
 
-NEW, REPEAT, ASK_THE_DATABASE = 1, -1, 0
 
 
 @dataclass
@@ -141,46 +120,21 @@ class EngagementCache:
         self.redis = redis
         self.prefix = prefix
         self.max_cached_zeros = max_cached_zeros
-        self._check_share = redis.register_script(_CHECK_SHARE)
-        self._bump = redis.register_script(_BUMP_IF_CACHED)
+        self._raise_share_totals = redis.register_script(_RAISE_SHARE_TOTALS)
         self._counts = redis.register_script(_COUNTS)
         self._store_counts = redis.register_script(_STORE_COUNTS)
 
     def _key(self, *parts: str) -> str:
         return ":".join([self.prefix, *parts])
 
-    def share_verdict(self, digest: str, window_seconds: int, now_seconds: int,
-                      article_id: str) -> tuple[int, int | None]:
-        """(NEW, REPEAT or ASK_THE_DATABASE, the new cached total when the share was counted there).
-        ASK_THE_DATABASE also when Redis cannot tell, or is down."""
-        try:
-            verdict, total = self._check_share(
-                keys=[self._key("share-seen", digest), self._key("share-seen-since"), self._key("share-totals"),
-                      counts_part_key(self.prefix, article_id)],
-                args=[max(1, window_seconds), now_seconds, article_id])
-        except RedisError:
-            return ASK_THE_DATABASE, None
-        return int(verdict), None if total is None else int(total)
-
-    def forget_share(self, digest: str) -> None:
-        """A share ``share_verdict`` saw was not recorded: its retry must not look like a repeat."""
-        with contextlib.suppress(RedisError):
-            self.redis.delete(self._key("share-seen", digest))
-
-    def take_back_share(self, article_id: str) -> None:
-        """The database did not record a share that ``share_verdict`` counted in the cache."""
-        with contextlib.suppress(RedisError):
-            self._bump(keys=[self._key("share-totals"), counts_part_key(self.prefix, article_id)],
-                       args=[article_id, -1])
-
-    def bump_share_total(self, article_id: str) -> int | None:
-        """The article's new total if the cache holds it, else None."""
-        try:
-            total = self._bump(keys=[self._key("share-totals"), counts_part_key(self.prefix, article_id)],
-                               args=[article_id, 1])
-        except RedisError:
-            return None
-        return None if total is None else int(total)
+    def raise_share_totals(self, totals: dict[str, int]) -> None:
+        """Recorded shares' totals, as the database returned them: each cached total (and /counts
+        part) that is lower is raised. Raises RedisError (the caller decides what a failure costs)."""
+        keys = [self._key("share-totals"), *(counts_part_key(self.prefix, a) for a in totals)]
+        args: list[Any] = [SHARE_CACHE_TTL]
+        for article_id, total in totals.items():
+            args += [article_id, total]
+        self._raise_share_totals(keys=keys, args=args)
 
     def share_totals(self, article_ids: list[str]) -> dict[str, int]:
         """The cached totals among ``article_ids`` (absent ones are not cached)."""
@@ -193,12 +147,8 @@ class EngagementCache:
     def store_share_totals(self, totals: dict[str, int]) -> None:
         if not totals:
             return
-        key = self._key("share-totals")
         with contextlib.suppress(RedisError):
-            pipe = self.redis.pipeline(transaction=False)
-            pipe.hset(key, mapping=totals)
-            pipe.expire(key, SHARE_CACHE_TTL, nx=True)
-            pipe.execute()
+            self.raise_share_totals(totals)
 
     def counts(self, article_ids: list[str]) -> CachedCounts:
         """Share and comment totals in one round trip; empty when Redis cannot answer."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -12,7 +13,15 @@ from sqlalchemy.orm import Session
 
 from civility.store.db import dialect_insert
 from civility.store.driver import DriverConnection, DriverStatement, driver_connection
-from civility.store.models import ArticleActivity, Comment, Report, ShareEvent, UTCDateTime, Vote
+from civility.store.models import (
+    ArticleActivity,
+    ArticleShareTotal,
+    Comment,
+    Report,
+    ShareEvent,
+    UTCDateTime,
+    Vote,
+)
 
 COMMENT_KIND = "comment"
 
@@ -42,45 +51,79 @@ _ADD_SHARE_UNLESS_RECENT = insert(_SHARES).from_select(
 )
 
 
-def _share_and_count(add_share: Any) -> Any:
-    """PostgreSQL: ``add_share`` and the count of the share in the article's hour, as one statement
-    (a data-modifying CTE). One statement is atomic by itself, so it runs without BEGIN and COMMIT
-    (``Database.driver_transaction``): one round trip where there were four. It returns a row only
-    when the share was recorded."""
+_TOTALS = cast(Table, ArticleShareTotal.__table__)
+_ADD_TO_TOTAL = {
+    name: make(_TOTALS).values(article_id=bindparam("article_id"), total=1)
+    .on_conflict_do_update(index_elements=["article_id"], set_={"total": _TOTALS.c.total + 1})
+    .returning(_TOTALS.c.total)
+    for name, make in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
+}
+_TOTAL = select(_TOTALS.c.total).where(_TOTALS.c.article_id == bindparam("article_id"))
+
+
+def _record_share_statement(add_share: Any) -> Any:
+    """PostgreSQL: ``add_share``, its count in the article's hour and in the article's total, as one
+    statement (data-modifying CTEs). One statement is atomic by itself, so it runs without BEGIN and
+    COMMIT (``Database.driver_transaction``): one round trip. Its row: the new total when the share
+    was recorded (else NULL), and the total before it. The total's row lock orders concurrent
+    shares of an article, so that each reads the total its own share made."""
     added = add_share.returning(_SHARES.c.id).cte("added")
-    return (
+    hourly = (
         pg_insert(_ACTIVITY)
         .from_select(["article_id", "hour", "kind", "count"],
                      select(bindparam("article_id", type_=String()), bindparam("hour", type_=UTCDateTime()),
                             bindparam("network", type_=String()), literal(1)).select_from(added))
         .on_conflict_do_update(index_elements=["article_id", "hour", "kind"], set_={"count": _ACTIVITY.c.count + 1})
-        .returning(_ACTIVITY.c.count)
+        .cte("hourly")
     )
+    totalled = (
+        pg_insert(_TOTALS)
+        .from_select(["article_id", "total"], select(bindparam("article_id", type_=String()), literal(1))
+                     .select_from(added))
+        .on_conflict_do_update(index_elements=["article_id"], set_={"total": _TOTALS.c.total + 1})
+        .returning(_TOTALS.c.total)
+        .cte("totalled")
+    )
+    return select(select(totalled.c.total).scalar_subquery().label("total"),
+                  _TOTAL.scalar_subquery().label("before")).add_cte(hourly)
 
 
-# (dialect, with a dedup check) -> the statement that records a share: a row only if it did. On
-# SQLite, _BUMP_ACTIVITY then counts it.
+# (dialect, with a dedup check) -> the statement that records a share: on PostgreSQL everything
+# (``_record_share_statement``); on SQLite the share alone, a row only if it was recorded, after
+# which _BUMP_ACTIVITY and _ADD_TO_TOTAL count it.
 _RECORD_SHARE = {
-    ("postgresql", False): DriverStatement(_share_and_count(_ADD_SHARE)),
-    ("postgresql", True): DriverStatement(_share_and_count(_ADD_SHARE_UNLESS_RECENT)),
+    ("postgresql", False): DriverStatement(_record_share_statement(_ADD_SHARE)),
+    ("postgresql", True): DriverStatement(_record_share_statement(_ADD_SHARE_UNLESS_RECENT)),
     ("sqlite", False): DriverStatement(_ADD_SHARE.returning(_SHARES.c.id)),
     ("sqlite", True): DriverStatement(_ADD_SHARE_UNLESS_RECENT.returning(_SHARES.c.id)),
 }
+_SQLITE_ADD_TO_TOTAL = DriverStatement(_ADD_TO_TOTAL["sqlite"])
+_SQLITE_TOTAL = DriverStatement(_TOTAL)
+
+
+@dataclass(frozen=True)
+class RecordedShare:
+    counted: bool  # False: this client's share of the article on this network was on record already
+    total: int  # the article's share total, this share included
 
 
 def add_share(connection: DriverConnection, article_id: str, network: str, client: str, at: datetime,
-              unless_since: datetime | None = None) -> bool:
-    """Record a share and count it in the article's hour (``Database.driver_transaction``). With
-    ``unless_since``, only if this client's share of the article on this network since then is not
-    on record: False when it is. On PostgreSQL this is one statement."""
+              unless_since: datetime | None = None) -> RecordedShare:
+    """Record a share, count it in the article's hour and total (``Database.driver_transaction``),
+    and return the total. With ``unless_since``, only if this client's share of the article on this
+    network since then is not on record. On PostgreSQL this is one statement."""
     params = {"article_id": article_id, "network": network, "client": client, "created_at": at,
               "hour": hour_of(at), "since": unless_since, "kind": network, "n": 1}
     dialect = connection.dialect.name
+    if dialect == "postgresql":
+        ((total, before),) = connection.run(_RECORD_SHARE[dialect, unless_since is not None], params)
+        return RecordedShare(True, total) if total is not None else RecordedShare(False, before or 0)
     if not connection.run(_RECORD_SHARE[dialect, unless_since is not None], params):
-        return False
-    if dialect == "sqlite":
-        connection.run(_BUMP_ACTIVITY["sqlite"], params)
-    return True
+        rows = connection.run(_SQLITE_TOTAL, params)
+        return RecordedShare(False, rows[0][0] if rows else 0)
+    connection.run(_BUMP_ACTIVITY[dialect], params)
+    ((total,),) = connection.run(_SQLITE_ADD_TO_TOTAL, params)
+    return RecordedShare(True, total)
 
 
 def counted_in_hour(dialect: str) -> Any:

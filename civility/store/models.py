@@ -215,6 +215,16 @@ class ArticleActivity(Base):
     )
 
 
+class ArticleShareTotal(Base):
+    """Each article's share total, counted by the statement that records a share, which returns it:
+    the answer's total and the copy in Redis come from here (the hourly rows sum to the same)."""
+
+    __tablename__ = "article_share_totals"
+
+    article_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    total: Mapped[int] = mapped_column(Integer)
+
+
 class InstanceSecret(Base):
     """Secrets generated on first run and shared by every process (the client-hash salt)."""
 
