@@ -17,13 +17,13 @@ from redis.exceptions import RedisError
 from civility.infra.thread_cache import counts_part_key, generation_key
 
 # Share totals per article live in one Redis hash (one HMGET answers /counts for 100 articles).
-# It is a read-through copy of the database's aggregates and expires as a whole, which bounds how
-# long a count can drift if an increment ever races a rebuild.
+# It is a copy of the database's totals (raised after each share, rebuilt on a miss) and expires as
+# a whole, which bounds how long a total stays behind when a process dies before sending its copy.
 SHARE_CACHE_TTL = 300
 TRENDING_CACHE_TTL = 30
 
 # Keeps an article's part of /counts (see ``_COUNTS``) in step with its new share total; spliced
-# into the scripts that change the total. A total that is not cached drops the part instead.
+# into the script that raises the totals.
 def _set_part_shares(part_key: str, total: str) -> str:
     return (f"local part = redis.call('GET', {part_key})\n"
             f"  if part then redis.call('SET', {part_key}, "

@@ -34,6 +34,7 @@ class ShareTotalsPublisher:
         self.cache = cache
         self.delay = delay
         self._lock = threading.Lock()
+        self._sending = threading.Lock()
         self._pending: dict[str, int] = {}
         self._wake = threading.Event()
         self._pid: int | None = None  # the process whose thread sends; a forked child starts its own
@@ -50,16 +51,18 @@ class ShareTotalsPublisher:
         self._wake.set()
 
     def flush(self) -> None:
-        """Send what is pending now, in this thread."""
-        with self._lock:
-            pending, self._pending = self._pending, {}
-        if not pending:
-            return
-        try:
-            self.cache.raise_share_totals(pending)
-        except RedisError as error:
-            log.warning("could not copy %d share total(s) to Redis (%s); /counts rebuilds them from the "
-                        "database once the cached totals expire", len(pending), type(error).__name__)
+        """Send what is pending now, in this thread; once it returns, every total published before
+        the call is in Redis (or failed to get there), a send in flight in the background included."""
+        with self._sending:
+            with self._lock:
+                pending, self._pending = self._pending, {}
+            if not pending:
+                return
+            try:
+                self.cache.raise_share_totals(pending)
+            except RedisError as error:
+                log.warning("could not copy %d share total(s) to Redis (%s); /counts rebuilds them from the "
+                            "database once the cached totals expire", len(pending), type(error).__name__)
 
     def _run(self) -> None:
         wake = self._wake
