@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, and_, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import ARRAY, Table, and_, any_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased, load_only
 
 from civility import thread_changes
@@ -197,6 +197,14 @@ class CommentRepository:
                 stmt = stmt.where(or_(Comment.votes < votes, and_(Comment.votes == votes, Comment.id < last_id)))
         return list(self.session.scalars(stmt.order_by(*order).limit(limit)))
 
+    def _among(self, column: Any, values: list[Any]) -> Any:
+        """``column IN values``. On PostgreSQL it is ``column = ANY(:array)``, one parameter: a page's
+        fifty ids expanded into fifty placeholders make the SQL longer than psycopg caches, so every
+        uncached page would parse it again."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+        return column.in_(values)
+
     def reply_previews(self, parent_ids: list[int], per_parent: int = REPLY_PREVIEW) -> dict[int, list[Comment]]:
         """The first replies of each parent, oldest first, in one query."""
         if not parent_ids:
@@ -208,7 +216,7 @@ class CommentRepository:
         )
         inner = (
             select(Comment.id, rank)
-            .where(Comment.parent_id.in_(parent_ids), self.visible())
+            .where(self._among(Comment.parent_id, parent_ids), self.visible())
             .subquery()
         )
         stmt = (
@@ -228,11 +236,11 @@ class CommentRepository:
             return {}
         rows = self.session.execute(
             select(Comment.parent_id, func.count())
-            .where(Comment.parent_id.in_(parent_ids), self.visible())
+            .where(self._among(Comment.parent_id, parent_ids), self.visible())
             .group_by(Comment.parent_id)
         )
         counts = dict.fromkeys(parent_ids, 0)
-        counts.update({parent_id: n for parent_id, n in rows.tuples() if parent_id is not None})
+        counts.update({parent_id: n for parent_id, n in rows if parent_id is not None})
         return counts
 
     def replies_page(self, parent_id: int, limit: int, after: list[Any] | None) -> list[Comment]:
@@ -247,11 +255,11 @@ class CommentRepository:
             return {}
         rows = self.session.execute(
             select(Comment.article_id, func.count())
-            .where(Comment.article_id.in_(article_ids), self.visible())
+            .where(self._among(Comment.article_id, article_ids), self.visible())
             .group_by(Comment.article_id)
         )
         counts = dict.fromkeys(article_ids, 0)
-        counts.update(dict(rows.tuples().all()))
+        counts.update({key: n for key, n in rows})
         return counts
 
     # -- history -------------------------------------------------------------------------------
@@ -354,7 +362,7 @@ class CommentRepository:
     def status_counts(self) -> dict[str, int]:
         rows = self.session.execute(select(Comment.status, func.count()).group_by(Comment.status))
         counts = {s.value: 0 for s in Status}
-        counts.update(dict(rows.tuples().all()))
+        counts.update({key: n for key, n in rows})
         counts["reported"] = self.session.scalars(
             select(func.count()).where(Comment.reported_at.is_not(None),
                                        Comment.status.in_([Status.PUBLISHED, Status.FLAGGED]))).one()
@@ -367,7 +375,7 @@ class CommentRepository:
             .group_by(CommentEvent.action)
         )
         counts = {Action.APPROVE.value: 0, Action.REJECT.value: 0}
-        counts.update(dict(rows.tuples().all()))
+        counts.update({key: n for key, n in rows})
         return counts
 
     def recent_latencies(self, since: datetime, limit: int = 1000) -> list[float]:
