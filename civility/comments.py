@@ -215,10 +215,9 @@ class CommentService:
             items, more = rows[:limit], len(rows) > limit
             ids = [c.id for c in items]
             replies = repo.reply_previews(ids)
-            counts = repo.reply_counts(ids)
             total = repo.published_counts([article_id])[article_id]
         for comment in items:
-            comment.replies, comment.reply_count = replies[comment.id], counts[comment.id]
+            comment.replies, comment.reply_count = replies.first[comment.id], replies.counts[comment.id]
         next_cursor = None
         if more and items:
             last = items[-1]

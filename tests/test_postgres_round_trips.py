@@ -1,6 +1,7 @@
 """On PostgreSQL a new comment is written in as few round trips as its statements need: without webhook
 subscribers its writes are one statement, sent without BEGIN and COMMIT; with them, the comment and its
-deliveries are one transaction. Each round trip is read from libpq's own trace of the protocol."""
+deliveries are one transaction. A thread page is read in three queries, without a transaction. Each
+round trip is read from libpq's own trace of the protocol."""
 
 import re
 import tempfile
@@ -95,3 +96,19 @@ def test_behind_pgbouncer_a_comment_is_one_transaction_under_its_statement_timeo
         assert _in_a_transaction_again(db)
     finally:
         db.dispose()
+
+
+def test_a_thread_page_is_three_queries_without_a_transaction(db, settings_factory):
+    service = CommentService(db, settings_factory(moderation_mode="post"))
+    first = service.create("news/a", "A first comment", "Ann", None, Client.of(None, "10.0.0.1", "salt"))
+    for n in range(4):
+        service.create("news/a", f"Reply {n}", "Bob", first.id, Client.of(None, f"10.0.1.{n}", "salt"))
+    service.create("news/a", "A second comment", "Cy", None, Client.of(None, "10.0.0.3", "salt"))
+    with traced(db) as seen:
+        page = service.thread("news/a", "oldest", 50, None)
+    # The page, its replies' previews with their counts, and the thread's total.
+    assert (seen["round_trips"], seen["queries"]) == (3, [])
+    assert [(c.body, c.reply_count, [r.body for r in c.replies]) for c in page.items] == [
+        ("A first comment", 4, ["Reply 0", "Reply 1", "Reply 2"]), ("A second comment", 0, [])]
+    assert page.total == 6
+    assert _in_a_transaction_again(db)

@@ -88,6 +88,14 @@ class NewComment:
 
 
 @dataclass(frozen=True)
+class ReplyPreviews:
+    """Per parent: its first replies, and how many replies readers can see in all."""
+
+    first: dict[int, list[Comment]]
+    counts: dict[int, int]
+
+
+@dataclass(frozen=True)
 class QueueFilter:
     status: str = Status.FLAGGED
     article_id: str | None = None
@@ -205,31 +213,30 @@ class CommentRepository:
             return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
         return column.in_(values)
 
-    def reply_previews(self, parent_ids: list[int], per_parent: int = REPLY_PREVIEW) -> dict[int, list[Comment]]:
-        """The first replies of each parent, oldest first, in one query."""
+    def reply_previews(self, parent_ids: list[int], per_parent: int = REPLY_PREVIEW) -> ReplyPreviews:
+        """The first replies of each parent, oldest first, and how many replies each has, in one query."""
         if not parent_ids:
-            return {}
-        rank = (
-            func.row_number()
-            .over(partition_by=Comment.parent_id, order_by=Comment.id)
-            .label("rank")
-        )
+            return ReplyPreviews({}, {})
         inner = (
-            select(Comment.id, rank)
+            select(Comment.id,
+                   func.row_number().over(partition_by=Comment.parent_id, order_by=Comment.id).label("rank"),
+                   func.count().over(partition_by=Comment.parent_id).label("replies"))
             .where(self._among(Comment.parent_id, parent_ids), self.visible())
             .subquery()
         )
         stmt = (
-            select(Comment)
+            select(Comment, inner.c.replies)
             .options(_PUBLIC_COLUMNS)
             .join(inner, inner.c.id == Comment.id)
             .where(inner.c.rank <= per_parent)
             .order_by(Comment.id)
         )
-        result: dict[int, list[Comment]] = {pid: [] for pid in parent_ids}
-        for reply in self.session.scalars(stmt):
-            result[reply.parent_id or 0].append(reply)
-        return result
+        previews: dict[int, list[Comment]] = {pid: [] for pid in parent_ids}
+        counts = dict.fromkeys(parent_ids, 0)
+        for reply, replies in self.session.execute(stmt):
+            previews[reply.parent_id].append(reply)
+            counts[reply.parent_id] = replies
+        return ReplyPreviews(previews, counts)
 
     def reply_counts(self, parent_ids: list[int]) -> dict[int, int]:
         if not parent_ids:

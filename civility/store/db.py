@@ -316,7 +316,13 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
+        """A session for reads only. On PostgreSQL its statements run without a transaction: each
+        reads the rows committed when it starts, as it would in a READ COMMITTED transaction, and the
+        read costs no BEGIN and no ROLLBACK (two of a thread page's six round trips). Behind PgBouncer,
+        whose statement timeout is set per transaction, it is one transaction."""
         with self._sessions() as session:
+            if self.engine.dialect.name == "postgresql" and not self._timeout_per_transaction:
+                session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
             yield session
 
     def ping(self) -> None:
