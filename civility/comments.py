@@ -19,7 +19,7 @@ from civility.identity import Client, Reader
 from civility.pagination import decode_cursor, encode_cursor
 from civility.spam import link_reasons, repeat_reasons, spam_reasons
 from civility.statuses import Status
-from civility.store.comments import CommentRepository
+from civility.store.comments import CommentRepository, PublicComment
 from civility.store.db import Database
 from civility.store.models import Comment, utcnow
 from civility.text import MAX_BODY_CHARS, MAX_NAME_CHARS, clean, render_html
@@ -75,7 +75,7 @@ class Credentials:
 class ThreadPage:
     """Top-level comments, each with its ``reply_count`` and first ``replies`` attached."""
 
-    items: list[Comment]
+    items: list[PublicComment]
     next_cursor: str | None
     total: int
 

@@ -124,5 +124,5 @@ class ThreadPages:
             stored_it = True
         finally:
             if generation is not None and not stored_it:
-                self.cache.give_up_page(article_id, key)
+                self.cache.give_up_page(article_id, generation, key)
         return self._send(zipped, etag)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import concurrent.futures
 import gzip
 import json
+import threading
 
 import pytest
 from sqlalchemy import event
@@ -169,18 +170,56 @@ def test_an_empty_or_made_up_thread_is_not_kept(client, queries, redis_client, r
     assert redis_client.hgetall(f"{redis_prefix}:tpages:made-up") == {}
 
 
-def test_a_page_computed_before_a_write_is_never_stored(redis_client, redis_prefix):
+def announce(cache: ThreadCache, article_id: str) -> None:
+    pipe = cache.redis.pipeline()
+    cache.announce([ThreadChange(article_id, 1, "published")], pipe)
+    pipe.execute()
+
+
+def test_a_page_computed_before_a_write_is_never_served_after_it(redis_client, redis_prefix):
     cache = ThreadCache(redis_client, redis_prefix, 60)
     generation, page = cache.page("a1", "oldest|50|")
     assert page is None
-    pipe = redis_client.pipeline()
-    cache.announce([ThreadChange("a1", 1, "published")], pipe)  # a write committed while the page was computed
-    pipe.execute()
+    announce(cache, "a1")  # a write committed while the page was computed
     cache.store_page("a1", generation, "oldest|50|", b"etag\n{}")
     assert cache.page("a1", "oldest|50|")[1] is None
+    assert cache.stored_page("a1", "oldest|50|") is None
     newer, _ = cache.page("a1", "oldest|50|")
     cache.store_page("a1", newer, "oldest|50|", b"etag\n{}")
     assert cache.page("a1", "oldest|50|") == (newer, b"etag\n{}")
+
+
+def test_readers_waiting_when_a_write_lands_get_the_page_they_waited_for(redis_client, redis_prefix):
+    """A write during a rebuild does not send the readers already waiting back to wait for another
+    rebuild: the page being built holds every write acknowledged before they asked."""
+    cache = ThreadCache(redis_client, redis_prefix, 60)
+    generation, page = cache.page("a3", "oldest|50|")  # the builder claims the page
+    assert page is None
+    waiting = ThreadCache(redis_client, redis_prefix, 60)
+    looked, look = threading.Event(), waiting._look
+
+    def first_look_seen(*args, **kwargs):
+        answer = look(*args, **kwargs)
+        looked.set()
+        return answer
+
+    waiting._look = first_look_seen  # type: ignore[method-assign]
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        waiter = pool.submit(waiting.page, "a3", "oldest|50|")
+        assert looked.wait(5), "the waiter never looked"
+        announce(cache, "a3")  # a write lands while the page is built
+        newer = redis_client.get(cache.generation_key("a3")).decode()
+        assert newer != generation
+        cache.store_page("a3", generation, "oldest|50|", b"etag\n{\"built\": 1}")
+        assert waiter.result(timeout=10) == (generation, b"etag\n{\"built\": 1}")
+    # A reader asking after the write is not given that page: it claims the next rebuild.
+    assert cache.page("a3", "oldest|50|") == (newer, None)
+    # The late page's store did not release the next build's claim, which other readers wait on.
+    assert redis_client.get(cache.build_key("a3", "oldest|50|")).decode() == newer
+    cache.give_up_page("a3", generation, "oldest|50|")  # an older claim's give-up leaves it too
+    assert redis_client.get(cache.build_key("a3", "oldest|50|")).decode() == newer
+    cache.give_up_page("a3", newer, "oldest|50|")
+    assert redis_client.exists(cache.build_key("a3", "oldest|50|")) == 0
 
 
 def test_counts_warm_ask_the_database_nothing_and_follow_publications(client, drain, queries):
@@ -209,7 +248,7 @@ def test_after_a_write_one_reader_rebuilds_the_page_and_the_others_wait_for_it(r
         assert second.result(timeout=10) == (generation, b"etag\n{\"built\": 1}")
     # A builder that gives up (an empty thread, an error) lets the next reader build at once.
     generation, _ = cache.page("a2", "newest|50|")
-    cache.give_up_page("a2", "newest|50|")
+    cache.give_up_page("a2", generation, "newest|50|")
     assert redis_client.exists(cache.build_key("a2", "newest|50|")) == 0
 
 

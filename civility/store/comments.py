@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
@@ -56,12 +56,39 @@ _RECENT_REPEATS = DriverStatement(select(func.count()).select_from(_COMMENTS).wh
     _COMMENTS.c.created_at >= bindparam("since", type_=UTCDateTime())))
 
 
-# What readers are shown of a comment: the public thread's queries load only these columns (raising,
+# What readers are shown of a comment: the replies page's query loads only these columns (raising,
 # rather than querying, if anything else is read). The other dozen, scores and timestamps among
 # them, cost more to load than the query took to run.
 _PUBLIC_COLUMNS = load_only(Comment.id, Comment.article_id, Comment.parent_id, Comment.author_name,
                             Comment.author_id, Comment.body, Comment.html, Comment.status, Comment.created_at,
                             Comment.edited_at, Comment.votes, raiseload=True)
+
+
+@dataclass(slots=True)
+class PublicComment:
+    """What readers are shown of a comment, read as plain rows: a thread page, rebuilt after every
+    write to its thread, loads some 150 of them, and making ORM objects of them cost about a
+    fifth of the rebuild (docs/benchmarks.md)."""
+
+    id: int
+    article_id: str
+    parent_id: int | None
+    author_name: str
+    author_id: str | None
+    body: str
+    html: str
+    status: str
+    created_at: datetime
+    edited_at: datetime | None
+    votes: int
+    reply_count: int = 0
+    replies: list[PublicComment] = field(default_factory=list)
+
+
+# PublicComment's columns, in its fields' order.
+_PUBLIC_FIELDS = tuple(getattr(Comment, f.name) for f in fields(PublicComment)
+                       if f.name not in ("reply_count", "replies"))
+
 _REPLY = aliased(Comment)
 
 
@@ -91,7 +118,7 @@ class NewComment:
 class ReplyPreviews:
     """Per parent: its first replies, and how many replies readers can see in all."""
 
-    first: dict[int, list[Comment]]
+    first: dict[int, list[PublicComment]]
     counts: dict[int, int]
 
 
@@ -184,8 +211,8 @@ class CommentRepository:
             or_(self.visible(), and_(Comment.status == Status.DELETED, has_visible_reply)),
         )
 
-    def top_level_page(self, article_id: str, sort: str, limit: int, after: list[Any] | None) -> list[Comment]:
-        stmt = select(Comment).options(_PUBLIC_COLUMNS).where(self._visible_top_level(article_id))
+    def top_level_page(self, article_id: str, sort: str, limit: int, after: list[Any] | None) -> list[PublicComment]:
+        stmt = select(*_PUBLIC_FIELDS).where(self._visible_top_level(article_id))
         # Each order starts with parent_id (NULL throughout): PostgreSQL does not count "parent_id IS
         # NULL" as fixing the column, and without it would not walk the (article_id, parent_id, ...)
         # indexes in order; it sorted all of a large thread's comments for page 1 of "top".
@@ -203,7 +230,7 @@ class CommentRepository:
             if after:
                 votes, last_id = after
                 stmt = stmt.where(or_(Comment.votes < votes, and_(Comment.votes == votes, Comment.id < last_id)))
-        return list(self.session.scalars(stmt.order_by(*order).limit(limit)))
+        return [PublicComment(*row) for row in self.session.execute(stmt.order_by(*order).limit(limit))]
 
     def _among(self, column: Any, values: list[Any]) -> Any:
         """``column IN values``. On PostgreSQL it is ``column = ANY(:array)``, one parameter: a page's
@@ -225,17 +252,17 @@ class CommentRepository:
             .subquery()
         )
         stmt = (
-            select(Comment, inner.c.replies)
-            .options(_PUBLIC_COLUMNS)
+            select(*_PUBLIC_FIELDS, inner.c.replies)
             .join(inner, inner.c.id == Comment.id)
             .where(inner.c.rank <= per_parent)
             .order_by(Comment.id)
         )
-        previews: dict[int, list[Comment]] = {pid: [] for pid in parent_ids}
+        previews: dict[int, list[PublicComment]] = {pid: [] for pid in parent_ids}
         counts = dict.fromkeys(parent_ids, 0)
-        for reply, replies in self.session.execute(stmt):
-            previews[reply.parent_id].append(reply)
-            counts[reply.parent_id] = replies
+        for *columns, replies in self.session.execute(stmt):
+            reply = PublicComment(*columns)
+            previews[reply.parent_id].append(reply)  # type: ignore[index]
+            counts[reply.parent_id] = replies  # type: ignore[index]
         return ReplyPreviews(previews, counts)
 
     def reply_counts(self, parent_ids: list[int]) -> dict[int, int]:
