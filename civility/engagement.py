@@ -42,14 +42,15 @@ class EngagementService:
     def share(self, article_id: str, network: str, client: Client) -> dict:
         """Record a share unless this client shared the article on this network within the dedup
         window. The database decides, counts and totals it in one unit (one statement on
-        PostgreSQL); the total's copy in Redis follows in the background."""
+        PostgreSQL; on SQLite committed with the shares other threads record meanwhile); the total's
+        copy in Redis follows in the background."""
         check_article_id(article_id)
         if network not in NETWORKS:
             raise Invalid("invalid network", {"network": [f"one of {', '.join(NETWORKS)}"]})
         now = utcnow()
-        with self.db.driver_transaction() as connection:
-            recorded = add_share(connection, article_id, network, client.key, now,
-                                 unless_since=now - timedelta(seconds=self.settings.share_dedup_seconds))
+        since = now - timedelta(seconds=self.settings.share_dedup_seconds)
+        recorded = self.db.grouped(
+            lambda connection: add_share(connection, article_id, network, client.key, now, unless_since=since))
         if recorded.counted:
             self.totals.publish(article_id, recorded.total)
         return {"article_id": article_id, "network": network, "total": recorded.total, "counted": recorded.counted}

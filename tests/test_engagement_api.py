@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import time
 
 import jwt
@@ -41,6 +42,20 @@ def test_fifty_shares_from_five_clients_give_exact_totals(client):
         r = share(client, "facebook", n=n)
         assert r.status_code == 202 and r.json["counted"] is False and r.json["total"] == 50
     assert client.get(f"/api/v1/articles/{ARTICLE}/shares").json["total"] == 50
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_shares_sent_at_once_are_counted_exactly_when_committed_together(app):
+    """On SQLite a process commits the shares its threads record meanwhile in one transaction
+    (civility/store/group_commit.py): each is still decided against those before it."""
+    def one(n):
+        return share(app.test_client(), "x", n=n % 5).json
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(one, range(40)))
+    assert sum(answer["counted"] for answer in answers) == 5
+    assert sorted(answer["total"] for answer in answers if answer["counted"]) == [1, 2, 3, 4, 5]
+    assert app.test_client().get(f"/api/v1/articles/{ARTICLE}/shares").json["networks"] == {"x": 5}
 
 
 def test_repeats_count_again_after_the_window(app_factory):

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -21,8 +21,10 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from civility.store.driver import DriverConnection
+from civility.store.group_commit import GroupCommit
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # SQLite copies the WAL's pages back into the database file (a checkpoint) when a commit leaves the
 # WAL over 1,000 pages: inside that commit, under the write lock, with two fsyncs; with comments,
@@ -186,8 +188,10 @@ class Database:
         parsed = make_url(self.url)
         self._write_lock = None
         self._writes = itertools.count(1)
+        self._group: GroupCommit | None = None
         if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
             self._write_lock = SQLiteWriteLock(parsed.database)
+            self._group = GroupCommit(self._together, self._alone)
 
     @contextmanager
     def transaction(self, *, reads_first: bool = False) -> Iterator[Session]:
@@ -313,6 +317,24 @@ class Database:
         finally:
             pooled.close()
         self._checkpoint_now_and_then()
+
+    def grouped(self, unit: Callable[[DriverConnection], T]) -> T:
+        """``unit`` (driver statements only, as in ``driver_transaction``) committed, and its result.
+        On SQLite the units that threads of this process submit meanwhile are committed together,
+        in one transaction under one hold of the write lock (civility.store.group_commit); a unit may
+        then run twice, so it must only run statements. On PostgreSQL a unit of one statement, in
+        autocommit: the server commits concurrent statements together by itself."""
+        if self._group is None:
+            return self._alone(unit)
+        return self._group(unit)
+
+    def _alone(self, unit: Callable[[DriverConnection], T]) -> T:
+        with self.driver_transaction() as connection:
+            return unit(connection)
+
+    def _together(self, units: list[Callable[[DriverConnection], Any]]) -> list[Any]:
+        with self.driver_transaction() as connection:
+            return [unit(connection) for unit in units]
 
     @contextmanager
     def read(self) -> Iterator[Session]:
