@@ -215,7 +215,7 @@ class CommentService:
             items, more = rows[:limit], len(rows) > limit
             ids = [c.id for c in items]
             replies = repo.reply_previews(ids)
-            total = repo.published_counts([article_id])[article_id]
+            total = repo.published_count(article_id)
         for comment in items:
             comment.replies, comment.reply_count = replies.first[comment.id], replies.counts[comment.id]
         next_cursor = None
