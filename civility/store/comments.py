@@ -153,8 +153,8 @@ def _among(column: Any, postgres: bool) -> Any:
 
 
 # The public thread's statements are built once each, with bound parameters, and reused: a page is
-# rebuilt after every write to its thread, and building its three statements (and their cache keys)
-# again each time cost about a tenth of the rebuild.
+# rebuilt after every write to its thread, and building the page's statement (and its cache key)
+# again each time cost as much as running it (docs/benchmarks.md).
 @functools.cache
 def _top_level_page(sort: str, after: bool, hide_reported: bool) -> Any:
     """Parameters: article_id, limit, and after a cursor after_id (and after_votes for "top")."""
