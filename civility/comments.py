@@ -16,7 +16,7 @@ from civility import lifecycle, scoring, webhooks
 from civility.config import Settings
 from civility.errors import Forbidden, Invalid, NotFound, Unauthorized
 from civility.identity import Client, Reader
-from civility.pagination import decode_cursor, encode_cursor
+from civility.pagination import ID_RANGE, VOTES_RANGE, decode_cursor, encode_cursor
 from civility.spam import link_reasons, repeat_reasons, spam_reasons
 from civility.statuses import Status
 from civility.store.comments import CommentRepository, PublicComment
@@ -207,8 +207,8 @@ class CommentService:
 
     def thread(self, article_id: str, sort: str, limit: int, cursor: str | None) -> ThreadPage:
         check_article_id(article_id)
-        arity = 2 if sort == "top" else 1
-        after = decode_cursor(cursor, f"thread-{sort}", arity)
+        bounds = (VOTES_RANGE, ID_RANGE) if sort == "top" else (ID_RANGE,)
+        after = decode_cursor(cursor, f"thread-{sort}", len(bounds), whole=bounds)
         with self.db.read() as session:
             repo = self._repo(session)
             rows = repo.top_level_page(article_id, sort, limit + 1, after)
@@ -226,7 +226,7 @@ class CommentService:
         return ThreadPage(items, next_cursor, total)
 
     def replies(self, comment_id: int, limit: int, cursor: str | None) -> RepliesPage:
-        after = decode_cursor(cursor, "replies", 1)
+        after = decode_cursor(cursor, "replies", 1, whole=(ID_RANGE,))
         with self.db.read() as session:
             repo = self._repo(session)
             parent = repo.get(comment_id)

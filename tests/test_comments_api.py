@@ -7,6 +7,7 @@ import time
 import jwt
 import pytest
 
+from civility.pagination import encode_cursor
 from tests.helpers import ARTICLE, assert_error, bearer, post
 
 SSO_SECRET = "a-site-secret-that-is-long-enough-for-hs256"
@@ -261,3 +262,17 @@ def test_database_down_is_503_with_nothing_half_written(app_factory, tmp_path):
     client = app_factory(database_url="postgresql://nobody@127.0.0.1:1/none").test_client()
     error = assert_error(post(client), 503)
     assert error["code"] == "database_unavailable"
+
+
+@pytest.mark.parametrize("sort,key", [
+    ("oldest", [1.5]), ("newest", [1e300]), ("top", [2.5, 1]), ("top", [-(10**18), 1]), ("top", [2**31, 1]),
+])
+def test_thread_cursors_that_no_page_hands_out_are_invalid(client, sort, key):
+    """A thread's cursor holds a whole id (and a vote total for "top") within its column's range:
+    a crafted one is refused, not handed to the database to fail on."""
+    post(client)
+    r = client.get(f"/api/v1/articles/{ARTICLE}/comments",
+                   query_string={"sort": sort, "cursor": encode_cursor(f"thread-{sort}", key)})
+    assert_error(r, 422, "invalid")
+    r = client.get("/api/v1/comments/1/replies", query_string={"cursor": encode_cursor("replies", [0.5])})
+    assert_error(r, 422, "invalid")
