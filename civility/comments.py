@@ -17,7 +17,7 @@ from civility.config import Settings
 from civility.errors import Forbidden, Invalid, NotFound, Unauthorized
 from civility.identity import Client, Reader
 from civility.pagination import ID_RANGE, VOTES_RANGE, decode_cursor, encode_cursor
-from civility.spam import link_reasons, repeat_reasons, spam_reasons
+from civility.spam import link_reasons
 from civility.statuses import Status
 from civility.store.comments import CommentRepository, PublicComment
 from civility.store.db import Database
@@ -111,10 +111,10 @@ class CommentService:
         comment = Comment(
             article_id=article_id, parent_id=None, author_name=name, author_id=reader.sub if reader else None,
             body=body, html=render_html(body), edit_token_hash=_hash_token(edit_token), client_hash=client.key,
+            heuristics=link_reasons(body) or None,  # the client's repeats are counted when it is scored
         )
         event = lifecycle.submit(comment, self.settings.moderation_mode, _reader_actor(reader, name), now,
                                  self.settings.scoring_deadline_seconds)
-        text_reasons = link_reasons(body)
         with self.db.transaction(reads_first=True) as session:
             repo = self._repo(session)
             if parent_id is not None:
@@ -126,7 +126,6 @@ class CommentService:
                     raise Invalid("invalid parent_id", {"parent_id": ["no such comment on this article"]})
                 # Threads are one level deep: a reply to a reply joins the same top-level thread.
                 comment.parent_id = parent.parent_id or parent.id
-            comment.heuristics = repeat_reasons(repo, body, client.key, now) + text_reasons or None
             endpoints = webhooks.subscribers(session, "comment.created")
             new = repo.new_comment(comment, event)
             # On SQLite the write lock is taken here, not before the reads above (which, as on
@@ -157,13 +156,14 @@ class CommentService:
 
     def edit(self, comment_id: int, body: str, creds: Credentials) -> Comment:
         body = clean_body(body)
+        html, found = render_html(body), link_reasons(body) or None
         now = utcnow()
         with self.db.transaction() as session:
             repo = self._repo(session)
             comment = _get_or_404(repo, comment_id, for_update=True)
             actor = self._check_author(comment, creds)
             self._check_window(comment, now)
-            event = lifecycle.revise(comment, body, render_html(body), spam_reasons(repo, body, None, now) or None,
+            event = lifecycle.revise(comment, body, html, found,
                                      self.settings.moderation_mode, actor, now,
                                      self.settings.scoring_deadline_seconds)
             if event is None:

@@ -178,8 +178,9 @@ def reschedule(comment: Comment, revision: int, due: datetime, new_attempt: bool
 
 
 def apply_score(comment: Comment, scores: dict[str, float], decision: Decision, scorer_name: str,
-                scorer_version: str, now: datetime) -> Event:
-    """A fresh score decides the comment, unless a moderator already ruled on this text."""
+                scorer_version: str, now: datetime, heuristics: list[str] | None = None) -> Event:
+    """A fresh score decides the comment, unless a moderator already ruled on this text.
+    ``heuristics``: the spam heuristics' findings on this text, the decision's among them."""
     before = Status(comment.status)
     after = before if moderator_ruling_stands(comment) else decision.status
     first = _move(comment, after, now)
@@ -187,6 +188,7 @@ def apply_score(comment: Comment, scores: dict[str, float], decision: Decision, 
     comment.max_score = max(scores.values()) if scores else None
     comment.scorer_name, comment.scorer_version = scorer_name, scorer_version
     comment.reasons = decision.reasons
+    comment.heuristics = heuristics or None
     comment.scored_revision = comment.revision
     comment.scored_at = now
     comment.score_due_at = None

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from civility import lifecycle, webhooks
 from civility.config import Settings
 from civility.policy import decide
+from civility.spam import repeat_reasons
 from civility.store.comments import CommentRepository
 from civility.store.db import Database
 from civility.store.models import Comment, utcnow
@@ -74,6 +75,7 @@ def apply_scores(db: Database, settings: Settings, scorer: Scorer, batch: list[C
     # leased revision has exactly the leased text, so the verdicts apply to whatever is written below.
     matcher = current_matcher(db)
     verdicts = {c.id: matcher.check(c.body) for c in batch}
+    repeats = _repeats(db, batch)
     with db.transaction() as session:
         repo = CommentRepository(session)
         current = repo.get_many([c.id for c in batch], for_update=True)
@@ -85,13 +87,22 @@ def apply_scores(db: Database, settings: Settings, scorer: Scorer, batch: list[C
                 continue
             scores = {label: round(float(value), 4) for label, value in scores.items()}
             verdict = verdicts[leased.id]
-            decision = decide(scores, settings.thresholds, held_for=(comment.heuristics or []) + verdict.hold,
+            heuristics = repeats[leased.id] + (comment.heuristics or [])
+            decision = decide(scores, settings.thresholds, held_for=heuristics + verdict.hold,
                               rejected_for=verdict.reject)
-            event = lifecycle.apply_score(comment, scores, decision, scorer.name, scorer.version, now)
+            event = lifecycle.apply_score(comment, scores, decision, scorer.name, scorer.version, now, heuristics)
             repo.record(comment, event)
             webhooks.comment_flagged(session, comment, event)
             outcome.scored += 1
     return outcome
+
+
+def _repeats(db: Database, batch: list[Comment]) -> dict[int, list[str]]:
+    """The spam rule that reads each client's history (``spam.repeat_reasons``) for the leased texts,
+    read before the transaction as the word lists are."""
+    with db.read() as session:
+        repo = CommentRepository(session)
+        return {c.id: repeat_reasons(repo, c) for c in batch}
 
 
 def mark_scoring_failed(db: Database, comment_ids: list[int], error: str, actor: str = "scorer") -> int:

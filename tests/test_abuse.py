@@ -8,6 +8,7 @@ import time
 import jwt
 import pytest
 
+from civility.store.comments import CommentRepository
 from tests.helpers import ARTICLE, as_client, assert_error, bearer, post
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -22,6 +23,33 @@ def test_the_same_text_repeated_by_one_client_is_held_with_a_reason(client, drai
     items = {i["id"]: i for i in client.get("/api/v1/moderation/queue", headers=bearer(moderator_token)).json["items"]}
     assert first["id"] not in items and other_client["id"] not in items
     assert items[second["id"]]["reasons"] == ["repeated text from the same client (x2 in 10 min)"]
+
+
+def test_a_repeat_counts_the_comments_before_it_whenever_it_is_scored(client, db, drain, moderator_token):
+    first = post(client, "Buy cheap watches now").json
+    drain()
+    later = [post(client, "Buy cheap watches now").json for _ in range(2)]
+    drain()
+    queue = {i["id"]: i["reasons"] for i in client.get("/api/v1/moderation/queue",
+                                                        headers=bearer(moderator_token)).json["items"]}
+    assert queue == {later[0]["id"]: ["repeated text from the same client (x2 in 10 min)"],
+                     later[1]["id"]: ["repeated text from the same client (x3 in 10 min)"]}
+    assert client.get(f"/api/v1/comments/{first['id']}").json["status"] == "published"
+    with db.read() as session:  # the finding is kept with the comment, as the link rules' are
+        stored = CommentRepository(session).get(later[1]["id"])
+        assert stored.heuristics == ["repeated text from the same client (x3 in 10 min)"]
+
+
+def test_an_edit_to_the_text_of_an_earlier_comment_is_not_a_repeat(client, drain, moderator_token):
+    post(client, "Buy cheap watches now")
+    edited = post(client, "Something else entirely").json
+    drain()
+    answer = client.patch(f"/api/v1/comments/{edited['id']}", json={"body": "Buy cheap watches now"},
+                          headers={"X-Edit-Token": edited["edit_token"]})
+    assert answer.status_code == 200, answer.json
+    drain()
+    assert client.get(f"/api/v1/comments/{edited['id']}").json["status"] == "published"
+    assert client.get("/api/v1/moderation/queue", headers=bearer(moderator_token)).json["items"] == []
 
 
 def test_only_link_heavy_comments_are_held_for_their_links(client, drain, moderator_token):

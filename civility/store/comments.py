@@ -52,9 +52,9 @@ _ADD_WITH_HISTORY = {counted: _added_with_history(counted) for counted in (False
 # One comment (a reply's parent, or the comment an edit, vote or report is about).
 _BY_ID = select(Comment).where(Comment.id == bindparam("comment_id"))
 _LOCK_BY_ID = _BY_ID.with_for_update()
-_RECENT_REPEATS = DriverStatement(select(func.count()).select_from(_COMMENTS).where(
+_EARLIER_REPEATS = DriverStatement(select(func.count()).select_from(_COMMENTS).where(
     _COMMENTS.c.client_hash == bindparam("client_hash"), _COMMENTS.c.body == bindparam("body"),
-    _COMMENTS.c.created_at >= bindparam("since", type_=UTCDateTime())))
+    _COMMENTS.c.created_at >= bindparam("since", type_=UTCDateTime()), _COMMENTS.c.id < bindparam("before_id")))
 
 
 # What readers are shown of a comment: the replies page's query loads only these columns (raising,
@@ -285,10 +285,11 @@ class CommentRepository:
             stmt = stmt.with_for_update()
         return {c.id: c for c in self.session.scalars(stmt)}
 
-    def count_recent_repeats(self, client_hash: str, body: str, since: datetime) -> int:
-        """Comments with exactly this text from this client since ``since`` (the spam heuristic)."""
+    def count_earlier_repeats(self, comment_id: int, client_hash: str, body: str, since: datetime) -> int:
+        """Comments with exactly this text from this client, created since ``since`` and before
+        comment ``comment_id`` (the spam heuristic)."""
         ((count,),) = driver_connection(self.session).run(
-            _RECENT_REPEATS, {"client_hash": client_hash, "body": body, "since": since})
+            _EARLIER_REPEATS, {"client_hash": client_hash, "body": body, "since": since, "before_id": comment_id})
         return int(count)
 
     # -- public thread -------------------------------------------------------------------------

@@ -94,7 +94,8 @@ class Comment(Base):
     reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # First publication: trending counts a comment once, however often it is edited and re-scored.
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    # Spam heuristics found at submission (repeated text, mostly links): held whatever the score.
+    # Spam heuristics' findings (mostly links, at submission; repeated text, when scored): held
+    # whatever the score.
     heuristics: Mapped[list | None] = mapped_column(JSON, nullable=True)
 
     __table_args__ = (
