@@ -26,7 +26,9 @@ from civility.infra.engagement_cache import EngagementCache
 
 log = logging.getLogger(__name__)
 
-DELAY_SECONDS = 0.01
+# Each flush costs its process a Redis script call: every 10 ms that was a tenth of a share's CPU
+# under load (docs/benchmarks.md). /counts is cached for seconds by readers and CDNs anyway.
+DELAY_SECONDS = 0.05
 
 
 class ShareTotalsPublisher:
