@@ -126,15 +126,16 @@ class CommentService:
                     raise Invalid("invalid parent_id", {"parent_id": ["no such comment on this article"]})
                 # Threads are one level deep: a reply to a reply joins the same top-level thread.
                 comment.parent_id = parent.parent_id or parent.id
-            endpoints = webhooks.subscribers(session, "comment.created")
             new = repo.new_comment(comment, event)
-            # On SQLite the write lock is taken here, not before the reads above (which, as on
-            # PostgreSQL, are not atomic with the writes): every other writer waits for it. The
-            # comment, its history and its count for trending: on PostgreSQL one statement, which
-            # without webhook subscribers is all there is to write, committed by itself.
-            self.db.begin_writes(session, one_statement=new.is_one_statement and not endpoints)
-            repo.add(new)
-            webhooks.comment_created(session, comment, event, endpoints)
+            # PostgreSQL, when no webhook endpoint subscribes to new comments: the comment, its
+            # history and its count for trending in one statement, committed by itself.
+            if not repo.add_unless_subscribed(new):
+                endpoints = webhooks.subscribers(session, "comment.created")
+                # On SQLite the write lock is taken here, not before the reads above (which, as on
+                # PostgreSQL, are not atomic with the writes): every other writer waits for it.
+                self.db.begin_writes(session, one_statement=new.is_one_statement and not endpoints)
+                repo.add(new)
+                webhooks.comment_created(session, comment, event, endpoints)
             scoring.request_score(session, comment.id, comment.revision)
         comment.edit_token = edit_token
         return comment

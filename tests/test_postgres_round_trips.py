@@ -1,5 +1,5 @@
 """On PostgreSQL a new comment is written in as few round trips as its statements need: without webhook
-subscribers its writes are one statement, sent without BEGIN and COMMIT; with them, the comment and its
+subscribers it is one statement, sent without BEGIN and COMMIT; with them, the comment and its
 deliveries are one transaction. A thread page is read in three queries, without a transaction. Each
 round trip is read from libpq's own trace of the protocol."""
 
@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from civility.comments import CommentService
 from civility.identity import Client
 from civility.store.db import Database
-from civility.store.models import ArticleActivity, Comment, CommentEvent, WebhookDelivery
+from civility.store.models import ArticleActivity, Comment, CommentEvent, WebhookDelivery, WebhookEndpoint, utcnow
 from civility.webhooks import add_endpoint
 
 _QUERY = re.compile(r'\tF\t\d+\tQuery\t "([^"]*)"')
@@ -64,11 +64,27 @@ def test_a_comment_without_webhook_subscribers_is_written_without_begin_or_commi
     service.create("news/a", "warm the pool's statements", "Ann", None, Client.of(None, "10.0.0.1", "salt"))
     with traced(db) as seen:
         comment = service.create("news/a", "Hello there", "Ann", None, Client.of(None, "10.0.0.2", "salt"))
-    # The webhook lookup and the one statement that writes the comment, its history and its count
-    # (the repeat check waits for scoring).
-    assert (seen["round_trips"], seen["queries"]) == (2, [])
+    # One statement writes the comment, its history and its count, unless an endpoint subscribes to
+    # new comments (the repeat check waits for scoring).
+    assert (seen["round_trips"], seen["queries"]) == (1, [])
     assert _stored(db, comment.id) == ("Hello there", 1, 2, 0)
     assert _in_a_transaction_again(db)
+
+
+@pytest.mark.parametrize("mode", ["post", "pre"])
+def test_endpoints_for_other_events_or_disabled_ones_leave_a_comment_one_round_trip(db, settings_factory, mode):
+    settings = settings_factory(moderation_mode=mode, webhook_allow_private=True)
+    add_endpoint(db, settings, "http://127.0.0.1:9/flagged", ["comment.flagged", "comment.deleted"])
+    disabled = add_endpoint(db, settings, "http://127.0.0.1:9/disabled", ["comment.created"]).endpoint
+    with db.transaction() as session:
+        session.get(WebhookEndpoint, disabled.id).disabled_at = utcnow()
+    service = CommentService(db, settings)
+    service.create("news/a", "warm the pool's statements", "Ann", None, Client.of(None, "10.0.0.1", "salt"))
+    with traced(db) as seen:
+        comment = service.create("news/a", "Hello there", "Ann", None, Client.of(None, "10.0.0.2", "salt"))
+    assert (seen["round_trips"], seen["queries"]) == (1, [])
+    # Published at once in post mode, and counted for trending then; in pre mode not yet.
+    assert _stored(db, comment.id) == ("Hello there", 1, 2 if mode == "post" else None, 0)
 
 
 def test_a_comment_and_its_webhook_deliveries_are_one_transaction(db, settings_factory):
@@ -77,6 +93,8 @@ def test_a_comment_and_its_webhook_deliveries_are_one_transaction(db, settings_f
     service = CommentService(db, settings)
     with traced(db) as seen:
         comment = service.create("news/a", "Hello there", "Ann", None, Client.of(None, "10.0.0.2", "salt"))
+    # The statement that writes nothing when an endpoint subscribes, found one: the lookup, then
+    # the comment and its delivery in one transaction, each written once.
     assert seen["queries"] == ["BEGIN", "COMMIT"]
     assert _stored(db, comment.id) == ("Hello there", 1, 1, 1)
     assert _in_a_transaction_again(db)

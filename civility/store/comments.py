@@ -8,13 +8,15 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import ARRAY, Integer, Table, and_, any_, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session, aliased, load_only
 
 from civility import thread_changes
 from civility.statuses import Action, Status
 from civility.store.driver import DriverStatement, driver_connection, insert_all, insert_values
-from civility.store.engagement import EngagementRepository, counted_in_hour, publication_count
+from civility.store.engagement import EngagementRepository, counted_in_hour_per_row, publication_count
 from civility.store.models import Comment, CommentEvent, UTCDateTime
+from civility.store.webhooks import any_subscribed
 
 if TYPE_CHECKING:
     from civility.lifecycle import Event
@@ -30,25 +32,38 @@ _ADD_EVENT = DriverStatement(insert_all(_EVENTS))
 _EVENT_PREFIX = "event_"
 
 
-def _added_with_history(counted: bool) -> DriverStatement:
+def _added_with_history(counted: bool, unless_subscribed: str | None = None) -> DriverStatement:
     """PostgreSQL: a new comment, its history's first event and, ``counted``, its publication's count
     for trending, as one statement (a data-modifying CTE, as a share is recorded): one round trip where
     there were three. It takes ``_ADD_COMMENT``'s parameters, the event's prefixed with ``event_``, and
-    ``counted_in_hour``'s (the article's id is the comment's); it returns the comment's id."""
-    comment = insert_all(_COMMENTS).returning(_COMMENTS.c.id).cte("new_comment")
-    event = insert(_EVENTS).values({
-        c.key: select(comment.c.id).scalar_subquery() if c.key == "comment_id"
-        else bindparam(_EVENT_PREFIX + c.key, type_=c.type)
-        for c in _EVENTS.c if c is not _EVENTS.autoincrement_column
-    }).cte("new_event")
+    ``counted_in_hour_per_row``'s (the article's id is the comment's); it returns the comment's id.
+
+    With ``unless_subscribed`` (a webhook event), it writes nothing and returns no row when an enabled
+    webhook endpoint subscribes to that event: then the deliveries must be written with the comment,
+    in one transaction. Without any, the statement is the whole unit of work."""
+    columns = [c for c in _COMMENTS.c if c is not _COMMENTS.autoincrement_column]
+    # Typed: PostgreSQL would read a parameter in a SELECT list (a NULL above all) as text.
+    values = select(*(sql_cast(bindparam(c.key, type_=c.type), c.type) for c in columns))
+    if unless_subscribed is not None:
+        values = values.where(~any_subscribed(unless_subscribed))
+    comment = (insert(_COMMENTS).from_select([c.key for c in columns], values)
+               .returning(_COMMENTS.c.id).cte("new_comment"))
+    event_columns = [c for c in _EVENTS.c if c is not _EVENTS.autoincrement_column]
+    event_values = (comment.c.id if c.key == "comment_id"
+                    else sql_cast(bindparam(_EVENT_PREFIX + c.key, type_=c.type), c.type) for c in event_columns)
+    event = (insert(_EVENTS).from_select([c.key for c in event_columns], select(*event_values).select_from(comment))
+             .cte("new_event"))
     statement = select(comment.c.id).add_cte(event)
     if counted:
-        statement = statement.add_cte(counted_in_hour("postgresql").cte("counted"))
+        statement = statement.add_cte(counted_in_hour_per_row(comment).cte("counted"))
     return DriverStatement(statement)
 
 
-# By whether the event is a first publication (counted for trending).
-_ADD_WITH_HISTORY = {counted: _added_with_history(counted) for counted in (False, True)}
+# By whether the event is a first publication (counted for trending), and whether the statement
+# writes nothing when an endpoint subscribes to new comments (NEW_COMMENT_EVENT).
+NEW_COMMENT_EVENT = "comment.created"
+_ADD_WITH_HISTORY = {(counted, guarded): _added_with_history(counted, NEW_COMMENT_EVENT if guarded else None)
+                     for counted in (False, True) for guarded in (False, True)}
 # One comment (a reply's parent, or the comment an edit, vote or report is about).
 _BY_ID = select(Comment).where(Comment.id == bindparam("comment_id"))
 _LOCK_BY_ID = _BY_ID.with_for_update()
@@ -101,12 +116,18 @@ def _submitted_at():
 @dataclass(frozen=True)
 class NewComment:
     """A comment not yet stored, its history's first event, and the statement that stores them with its
-    SQL and arguments (``CommentRepository.new_comment``)."""
+    SQL and arguments (``CommentRepository.new_comment``); on PostgreSQL also the statement that
+    stores them unless a webhook endpoint subscribes to new comments, with its own."""
 
     comment: Comment
     event: Event
     statement: DriverStatement
-    insert: tuple[str, Any]
+    values: dict[str, Any]
+    insert: tuple[str, Any] | None  # bound ahead of time; None: when it runs
+    unless_subscribed: tuple[DriverStatement, tuple[str, Any]] | None = None
+
+    def bound(self, dialect: Any) -> tuple[str, Any]:
+        return self.insert or self.statement.arguments(dialect, self.values)
 
     @property
     def is_one_statement(self) -> bool:
@@ -256,17 +277,35 @@ class CommentRepository:
                 setattr(comment, key, value)
         dialect = self.session.get_bind().dialect
         if dialect.name != "postgresql":
-            return NewComment(comment, event, _ADD_COMMENT, _ADD_COMMENT.arguments(dialect, values))
+            return NewComment(comment, event, _ADD_COMMENT, values, _ADD_COMMENT.arguments(dialect, values))
         values.update((_EVENT_PREFIX + key, value) for key, value in _event_values(event).items())
         if event.first_publication:
             values.update(publication_count(event.at))
-        statement = _ADD_WITH_HISTORY[event.first_publication]
-        return NewComment(comment, event, statement, statement.arguments(dialect, values))
+        # The first statement tried is the one that writes nothing when an endpoint subscribes to new
+        # comments (``add_unless_subscribed``); the other is bound only if that happens.
+        statement, guarded = (_ADD_WITH_HISTORY[event.first_publication, g] for g in (False, True))
+        return NewComment(comment, event, statement, values, None, (guarded, guarded.arguments(dialect, values)))
+
+    def add_unless_subscribed(self, new: NewComment) -> bool:
+        """PostgreSQL: store ``new`` as ``add`` does, unless an enabled webhook endpoint subscribes to
+        new comments (``NEW_COMMENT_EVENT``), in which case nothing is written; whether it was stored.
+        One statement, atomic by itself: on PostgreSQL it may run before ``Database.begin_writes``,
+        in autocommit, and is then the whole unit of work. Elsewhere nothing is written (False)."""
+        if new.unless_subscribed is None:
+            return False
+        statement, bound = new.unless_subscribed
+        rows = driver_connection(self.session).run_bound(statement, bound)
+        if not rows:
+            return False
+        ((new.comment.id,),) = rows
+        thread_changes.note_event(self.session, new.comment, new.event)
+        return True
 
     def add(self, new: NewComment) -> Comment:
         """Store a comment ``new_comment`` bound, and ``record`` its event; its id is set on it. Core
         statements: the ORM's unit of work cost more than the insert itself, on every post."""
-        ((new.comment.id,),) = driver_connection(self.session).run_bound(new.statement, new.insert)
+        connection = driver_connection(self.session)
+        ((new.comment.id,),) = connection.run_bound(new.statement, new.bound(connection.dialect))
         if new.is_one_statement:
             thread_changes.note_event(self.session, new.comment, new.event)
         else:

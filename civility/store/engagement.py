@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import String, Table, bindparam, delete, exists, func, insert, literal, select, update
+from sqlalchemy import Integer, String, Table, bindparam, delete, exists, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -61,6 +61,19 @@ _ADD_TO_TOTAL = {
 _TOTAL = select(_TOTALS.c.total).where(_TOTALS.c.article_id == bindparam("article_id"))
 
 
+def counted_in_hour_per_row(rows: Any) -> Any:
+    """PostgreSQL: the Core statement that counts ``n`` of ``kind`` in an article's hour (parameters
+    ``article_id``, ``hour``, ``kind``, ``n``) once per row of ``rows`` (a CTE), for a statement
+    that counts along with its own writes, which may write nothing."""
+    return (pg_insert(_ACTIVITY)
+            .from_select(["article_id", "hour", "kind", "count"],
+                         select(bindparam("article_id", type_=String()), bindparam("hour", type_=UTCDateTime()),
+                                bindparam("kind", type_=String()), bindparam("n", type_=Integer()))
+                         .select_from(rows))
+            .on_conflict_do_update(index_elements=["article_id", "hour", "kind"],
+                                   set_={"count": _ACTIVITY.c.count + bindparam("n")}))
+
+
 def _record_share_statement(add_share: Any) -> Any:
     """PostgreSQL: ``add_share``, its count in the article's hour and in the article's total, as one
     statement (data-modifying CTEs). One statement is atomic by itself, so it runs without BEGIN and
@@ -68,14 +81,7 @@ def _record_share_statement(add_share: Any) -> Any:
     was recorded (else NULL), and the total before it. The total's row lock orders concurrent
     shares of an article, so that each reads the total its own share made."""
     added = add_share.returning(_SHARES.c.id).cte("added")
-    hourly = (
-        pg_insert(_ACTIVITY)
-        .from_select(["article_id", "hour", "kind", "count"],
-                     select(bindparam("article_id", type_=String()), bindparam("hour", type_=UTCDateTime()),
-                            bindparam("network", type_=String()), literal(1)).select_from(added))
-        .on_conflict_do_update(index_elements=["article_id", "hour", "kind"], set_={"count": _ACTIVITY.c.count + 1})
-        .cte("hourly")
-    )
+    hourly = counted_in_hour_per_row(added).cte("hourly")
     totalled = (
         pg_insert(_TOTALS)
         .from_select(["article_id", "total"], select(bindparam("article_id", type_=String()), literal(1))
@@ -126,15 +132,9 @@ def add_share(connection: DriverConnection, article_id: str, network: str, clien
     return RecordedShare(True, total)
 
 
-def counted_in_hour(dialect: str) -> Any:
-    """The Core statement that counts ``n`` of ``kind`` in an article's hour (parameters
-    ``article_id``, ``hour``, ``kind``, ``n``), for a statement that counts along with its own writes."""
-    return _BUMP_ACTIVITY[dialect].statement
-
-
 def publication_count(at: datetime) -> dict[str, Any]:
-    """The parameters of ``counted_in_hour`` for a comment's first publication at ``at``, but its
-    article's id."""
+    """The parameters of ``counted_in_hour_per_row`` for a comment's first publication at ``at``, but
+    its article's id."""
     return {"hour": hour_of(at), "kind": COMMENT_KIND, "n": 1}
 
 

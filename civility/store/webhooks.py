@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import ColumnElement, cast, delete, exists, func, or_, select
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from civility.store.driver import DriverStatement, driver_connection
@@ -16,6 +17,13 @@ _ENABLED_ENDPOINTS = DriverStatement(
     select(WebhookEndpoint.id, WebhookEndpoint.events).where(WebhookEndpoint.disabled_at.is_(None)))
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+
+
+def any_subscribed(event: str) -> ColumnElement[bool]:
+    """PostgreSQL: whether an enabled endpoint subscribes to ``event``, for a statement that writes
+    only when none does. The same rule as ``WebhookRepository.subscribed``, in SQL."""
+    return exists().where(WebhookEndpoint.disabled_at.is_(None),
+                          cast(WebhookEndpoint.events, JSONB).contains([event]))
 
 
 class WebhookRepository:
