@@ -98,11 +98,10 @@ def apply_scores(db: Database, settings: Settings, scorer: Scorer, batch: list[C
 
 
 def _repeats(db: Database, batch: list[Comment]) -> dict[int, list[str]]:
-    """The spam rule that reads each client's history (``spam.repeat_reasons``) for the leased texts,
+    """The spam rule that reads the clients' history (``spam.repeat_reasons``) for the leased texts,
     read before the transaction as the word lists are."""
     with db.read() as session:
-        repo = CommentRepository(session)
-        return {c.id: repeat_reasons(repo, c) for c in batch}
+        return repeat_reasons(CommentRepository(session), batch)
 
 
 def mark_scoring_failed(db: Database, comment_ids: list[int], error: str, actor: str = "scorer") -> int:

@@ -9,7 +9,8 @@ comments it would have counted at submission, those created before this one.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections import defaultdict
+from datetime import datetime, timedelta
 
 from civility.store.comments import CommentRepository
 from civility.store.models import Comment
@@ -20,15 +21,26 @@ REPEAT_WINDOW = timedelta(minutes=10)
 MAX_LINKS = 3
 
 
-def repeat_reasons(comments: CommentRepository, comment: Comment) -> list[str]:
-    """The rule that reads the client's history: the comment's text sent by the same client in the
-    window before it. Only a comment's first text: an edit is its author's, not a new post."""
-    if comment.client_hash and comment.revision == 1:
-        repeats = comments.count_earlier_repeats(comment.id, comment.client_hash, comment.body,
-                                                 comment.created_at - REPEAT_WINDOW)
+def repeat_reasons(comments: CommentRepository, batch: list[Comment]) -> dict[int, list[str]]:
+    """The rule that reads the clients' history, for each comment of ``batch`` (by id): its text sent
+    by the same client in the window before it. Only a comment's first text: an edit is its
+    author's, not a new post. One query for the whole batch."""
+    found: dict[int, list[str]] = {c.id: [] for c in batch}
+    checked = [c for c in batch if c.client_hash and c.revision == 1]
+    if not checked:
+        return found
+    sent: dict[tuple[str, str], list[tuple[int, datetime]]] = defaultdict(list)
+    for comment_id, client, body, at in comments.sent_by({c.client_hash for c in checked if c.client_hash},
+                                                          since=min(c.created_at for c in checked) - REPEAT_WINDOW,
+                                                          before_id=max(c.id for c in checked)):
+        sent[client, body].append((comment_id, at))
+    for comment in checked:
+        since = comment.created_at - REPEAT_WINDOW
+        repeats = len([comment_id for comment_id, at in sent.get((comment.client_hash or "", comment.body), ())
+                       if comment_id < comment.id and at >= since])
         if repeats:
-            return [f"repeated text from the same client (x{repeats + 1} in 10 min)"]
-    return []
+            found[comment.id] = [f"repeated text from the same client (x{repeats + 1} in 10 min)"]
+    return found
 
 
 def link_reasons(body: str) -> list[str]:

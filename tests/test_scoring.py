@@ -74,6 +74,18 @@ def test_scores_write_status_reasons_and_a_history_event(client, db, drain, use_
     assert events["events"][-1]["reason"] == "toxicity 0.93 >= 0.70"
 
 
+def test_a_batch_finds_each_repeat_against_the_comments_sent_before_it(client, db, drain, use_scorer):
+    use_scorer(RecordingScorer())
+    sent = [post(client, text).json["id"] for text in ("Same words", "Other words", "Same words", "Same words")]
+    drain()
+    found = {comment_id: status_of(db, comment_id).heuristics for comment_id in sent}
+    assert found == {sent[0]: None, sent[1]: None,
+                     sent[2]: ["repeated text from the same client (x2 in 10 min)"],
+                     sent[3]: ["repeated text from the same client (x3 in 10 min)"]}
+    assert [status_of(db, comment_id).status for comment_id in sent] == ["published", "published", "flagged",
+                                                                          "flagged"]
+
+
 def test_post_mode_hides_a_published_comment_when_flagged(app_factory, drain, use_scorer):
     app = app_factory(moderation_mode="post")
     client = app.test_client()

@@ -67,9 +67,6 @@ _ADD_WITH_HISTORY = {(counted, guarded): _added_with_history(counted, NEW_COMMEN
 # One comment (a reply's parent, or the comment an edit, vote or report is about).
 _BY_ID = select(Comment).where(Comment.id == bindparam("comment_id"))
 _LOCK_BY_ID = _BY_ID.with_for_update()
-_EARLIER_REPEATS = DriverStatement(select(func.count()).select_from(_COMMENTS).where(
-    _COMMENTS.c.client_hash == bindparam("client_hash"), _COMMENTS.c.body == bindparam("body"),
-    _COMMENTS.c.created_at >= bindparam("since", type_=UTCDateTime()), _COMMENTS.c.id < bindparam("before_id")))
 
 
 # What readers are shown of a comment: the replies page's query loads only these columns (raising,
@@ -324,12 +321,13 @@ class CommentRepository:
             stmt = stmt.with_for_update()
         return {c.id: c for c in self.session.scalars(stmt)}
 
-    def count_earlier_repeats(self, comment_id: int, client_hash: str, body: str, since: datetime) -> int:
-        """Comments with exactly this text from this client, created since ``since`` and before
-        comment ``comment_id`` (the spam heuristic)."""
-        ((count,),) = driver_connection(self.session).run(
-            _EARLIER_REPEATS, {"client_hash": client_hash, "body": body, "since": since, "before_id": comment_id})
-        return int(count)
+    def sent_by(self, client_hashes: set[str], since: datetime, before_id: int) -> list[tuple[int, str, str, datetime]]:
+        """(id, client hash, body, created at) of the comments these clients sent since ``since``,
+        before comment ``before_id`` (the spam heuristic's history)."""
+        rows = self.session.execute(
+            select(Comment.id, Comment.client_hash, Comment.body, Comment.created_at)
+            .where(Comment.client_hash.in_(client_hashes), Comment.created_at >= since, Comment.id < before_id))
+        return [(comment_id, client or "", body, at) for comment_id, client, body, at in rows]
 
     # -- public thread -------------------------------------------------------------------------
     def _postgres(self) -> bool:
