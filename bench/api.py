@@ -415,10 +415,13 @@ def report(hello: Result, runs: list[dict], driver: Driver, same_bytes: Result) 
     print("\ntarget                                                measured      floor      goal   verdict")
 
     def line(label: str, value: float, floor: float, goal: float, unit: str, lower_is_better: bool = False):
-        shown = {"%": f"{value:9.1%}", "ms": f"{value:7.1f} ms", "x": f"{value:8.2f}x", "MB": f"{value:7.1f} MB"}[unit]
-        fmt = {"%": "{:.0%}", "ms": "{:g} ms", "x": "{:g}x", "MB": "{:g} MB"}[unit]
         sign = "<=" if lower_is_better else ">="
         met = value <= floor if lower_is_better else value >= floor
+        # One more digit where the rounded figure would read as the floor it misses (39.96% as 40.0%).
+        digits = 1 if met or round(value, {"%": 3, "ms": 1, "x": 2, "MB": 1}[unit]) != floor else 2
+        shown = {"%": f"{value:9.{digits}%}", "ms": f"{value:7.{digits}f} ms", "x": f"{value:8.{digits + 1}f}x",
+                 "MB": f"{value:7.{digits}f} MB"}[unit]
+        fmt = {"%": "{:.0%}", "ms": "{:g} ms", "x": "{:g}x", "MB": "{:g} MB"}[unit]
         reached = value <= goal if lower_is_better else value >= goal
         verdict = "goal" if reached else ("floor" if met else "NOT MET")
         print(f"{label:<52} {shown:>11}  {sign} {fmt.format(floor):<7} {sign} {fmt.format(goal):<7} {verdict}")

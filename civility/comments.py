@@ -130,7 +130,7 @@ class CommentService:
             # PostgreSQL, when no webhook endpoint subscribes to new comments: the comment, its
             # history and its count for trending in one statement, committed by itself.
             if not repo.add_unless_subscribed(new):
-                endpoints = webhooks.subscribers(session, "comment.created")
+                endpoints = webhooks.subscribers(session, webhooks.COMMENT_CREATED)
                 # On SQLite the write lock is taken here, not before the reads above (which, as on
                 # PostgreSQL, are not atomic with the writes): every other writer waits for it.
                 self.db.begin_writes(session, one_statement=new.is_one_statement and not endpoints)

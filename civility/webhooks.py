@@ -33,7 +33,8 @@ from civility.store.webhooks import DELIVERED, FAILED, PENDING, WebhookRepositor
 
 log = logging.getLogger(__name__)
 
-EVENTS = ("comment.created", "comment.flagged", "comment.reported", "comment.decided", "comment.deleted",
+COMMENT_CREATED = "comment.created"
+EVENTS = (COMMENT_CREATED, "comment.flagged", "comment.reported", "comment.decided", "comment.deleted",
           "reader.erased")
 SIGNATURE_HEADER = "Civility-Signature"
 ID_HEADER = "Civility-Webhook-Id"
@@ -142,7 +143,7 @@ def _comment(comment: Comment, with_body: bool = True) -> dict[str, Any]:
 
 
 def comment_created(session: Session, comment: Comment, event: Event, endpoints: list[int] | None = None) -> None:
-    emit(session, "comment.created", {"comment": _comment(comment), "actor": event.actor}, event.at, endpoints)
+    emit(session, COMMENT_CREATED, {"comment": _comment(comment), "actor": event.actor}, event.at, endpoints)
 
 
 def comment_flagged(session: Session, comment: Comment, event: Event) -> None:

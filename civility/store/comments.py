@@ -17,6 +17,7 @@ from civility.store.driver import DriverStatement, driver_connection, insert_all
 from civility.store.engagement import EngagementRepository, counted_in_hour_per_row, publication_count
 from civility.store.models import Comment, CommentEvent, UTCDateTime
 from civility.store.webhooks import any_subscribed
+from civility.webhooks import COMMENT_CREATED
 
 if TYPE_CHECKING:
     from civility.lifecycle import Event
@@ -60,9 +61,8 @@ def _added_with_history(counted: bool, unless_subscribed: str | None = None) -> 
 
 
 # By whether the event is a first publication (counted for trending), and whether the statement
-# writes nothing when an endpoint subscribes to new comments (NEW_COMMENT_EVENT).
-NEW_COMMENT_EVENT = "comment.created"
-_ADD_WITH_HISTORY = {(counted, guarded): _added_with_history(counted, NEW_COMMENT_EVENT if guarded else None)
+# writes nothing when an endpoint subscribes to new comments.
+_ADD_WITH_HISTORY = {(counted, guarded): _added_with_history(counted, COMMENT_CREATED if guarded else None)
                      for counted in (False, True) for guarded in (False, True)}
 # One comment (a reply's parent, or the comment an edit, vote or report is about).
 _BY_ID = select(Comment).where(Comment.id == bindparam("comment_id"))
@@ -285,7 +285,7 @@ class CommentRepository:
 
     def add_unless_subscribed(self, new: NewComment) -> bool:
         """PostgreSQL: store ``new`` as ``add`` does, unless an enabled webhook endpoint subscribes to
-        new comments (``NEW_COMMENT_EVENT``), in which case nothing is written; whether it was stored.
+        new comments (``COMMENT_CREATED``), in which case nothing is written; whether it was stored.
         One statement, atomic by itself: on PostgreSQL it may run before ``Database.begin_writes``,
         in autocommit, and is then the whole unit of work. Elsewhere nothing is written (False)."""
         if new.unless_subscribed is None:
