@@ -154,7 +154,9 @@ def run(database_url: str, redis_url: str, kinds: list[str], profiled: str | Non
             print(f"\ncProfile of {profiled}, {batches[profiled]} requests:")
             print(profile(requests[profiled], batches[profiled]))
     finally:
-        app.extensions["civility"].db.dispose()
+        services = app.extensions["civility"]
+        services.engagement.totals.flush()  # the last shares' totals, while this Redis still runs
+        services.db.dispose()
 
 
 def main() -> None:
