@@ -7,7 +7,8 @@ write lock, and under load the worker's other threads take turns on the GIL mean
 microsecond in the lock became several for each writer queued behind it (docs/benchmarks.md).
 
 ``DriverStatement`` compiles a Core statement once per dialect, with SQLAlchemy's own compiler and
-type processors, and runs it on the DBAPI cursor. ``Database.driver_transaction`` hands out the
+type processors, and runs it on the DBAPI cursor; on PostgreSQL on libpq, beneath psycopg's cursor
+(civility.store.libpq). ``Database.driver_transaction`` hands out the
 connection for a unit of work made only of such statements. The statements stay Core statements,
 written once for both databases; only their execution is lighter.
 """
@@ -25,6 +26,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
+
+from civility.store import libpq
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,13 @@ class DriverConnection:
     def run_bound(self, statement: DriverStatement, bound: tuple[str, Any]) -> list[tuple]:
         """``run`` with the SQL and arguments ``statement.arguments`` gave: bound ahead of time."""
         sql, arguments = bound
+        if self.dialect.name == "postgresql":
+            try:
+                rows = libpq.run(self.dbapi_connection, sql, arguments)
+            except self.dialect.loaded_dbapi.Error as error:
+                raise self._failed(error, sql, arguments, None) from error
+            if rows is not None:
+                return statement.rows(self.dialect, rows)
         cursor = self.dbapi_connection.cursor()
         try:
             cursor.execute(sql, arguments)
