@@ -8,7 +8,7 @@ import psycopg
 import pytest
 from sqlalchemy import JSON, BigInteger, Boolean, Integer, String, bindparam, literal_column, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import OperationalError
 
 from civility.store import libpq
 from civility.store.db import Database
@@ -73,12 +73,19 @@ def test_without_prepared_statements_nothing_is_prepared_and_the_answers_are_the
     db.dispose()
 
 
-def test_a_statement_the_server_forgot_fails_once_then_is_prepared_again(db):
+def test_a_statement_whose_preparation_psycopg_deallocated_is_prepared_again(db):
     with db.driver_transaction() as connection:
         connection.run(ECHO, VALUES)
         connection.dbapi_connection.execute("DEALLOCATE ALL")
-        with pytest.raises(DBAPIError, match="does not exist"):
-            connection.run(ECHO, VALUES)
+        assert connection.run(ECHO, VALUES)[0][0] == "naïve ✓"
+        assert prepared_here(connection.dbapi_connection) == 1
+    # What deallocates them in practice: psycopg, after rolling back a transaction in which it
+    # prepared statements of its own.
+    with pytest.raises(RuntimeError), db.transaction() as session:
+        for _ in range(6):
+            session.execute(text("SELECT 1")).all()
+        raise RuntimeError("rolled back")
+    with db.driver_transaction() as connection:
         assert connection.run(ECHO, VALUES)[0][0] == "naïve ✓"
 
 
@@ -87,7 +94,7 @@ def test_statements_in_a_transaction_are_rolled_back_with_it(db):
         connection = driver_connection(session)
         for n in range(3):
             connection.run(ADD_SHARE, {"article_id": f"news/{n}", "client": "reader-1"})
-        # The first statement began the transaction (on psycopg's cursor); the others ran inside it.
+        # In a transaction psycopg's cursor runs them.
         assert session.execute(select(ShareEvent.article_id).order_by(ShareEvent.id)).scalars().all() == [
             "news/0", "news/1", "news/2"]
         raise RuntimeError("rolled back")

@@ -9,8 +9,9 @@ to a statement prepared on the server once per connection (unnamed where prepare
 off, for PgBouncer in transaction mode). Rows are loaded by the connection's loaders, and errors
 raised as psycopg raises them.
 
-Only where psycopg would send nothing else first: in autocommit, or in a transaction already begun.
-Elsewhere (a statement that begins the transaction, one after a failure, a process where gevent
+Only in autocommit, as a share and a new comment's one statement run: psycopg deallocates every
+prepared statement, these too, after any rollback, and only outside a transaction can a statement
+that found its preparation gone be sent again. Elsewhere (in a transaction, in a process where gevent
 patched the sockets) ``run`` answers None and the cursor runs the statement.
 """
 
@@ -59,8 +60,7 @@ def run(connection: psycopg.Connection[Any], sql: str, arguments: Mapping[str, A
     """The rows of ``sql`` with ``arguments`` (none for a statement without rows), or None where
     psycopg's cursor must run it. Raises psycopg's errors."""
     pgconn = connection.pgconn
-    status = pgconn.transaction_status
-    if status != pq.TransactionStatus.INTRANS and not (connection.autocommit and status == pq.TransactionStatus.IDLE):
+    if not (connection.autocommit and pgconn.transaction_status == pq.TransactionStatus.IDLE):
         return None
     if "gevent.monkey" in sys.modules:  # libpq's wait would block every greenlet; psycopg's yields
         return None
@@ -71,8 +71,14 @@ def run(connection: psycopg.Connection[Any], sql: str, arguments: Mapping[str, A
     if connection.prepare_threshold is None:
         result = pgconn.exec_params(numbered, params, transformer.types, transformer.formats)
     else:
-        name = _prepared_name(connection, numbered, transformer.types)
-        result = pgconn.exec_prepared(name, params, transformer.formats)
+        result = pgconn.exec_prepared(_prepared_name(connection, numbered, transformer.types), params,
+                                      transformer.formats)
+        if result.error_field(pq.DiagnosticField.SQLSTATE) == _NO_SUCH_STATEMENT:
+            # psycopg deallocates every prepared statement after a rollback: prepare it again.
+            # In autocommit the failed statement did nothing, so it is simply sent again.
+            _prepared.pop(connection, None)
+            result = pgconn.exec_prepared(_prepared_name(connection, numbered, transformer.types), params,
+                                          transformer.formats)
     _check(connection, result)
     if result.status != pq.ExecStatus.TUPLES_OK:
         return []
@@ -98,6 +104,4 @@ def _check(connection: psycopg.Connection[Any], result: pq.abc.PGresult) -> None
     encoding = connection.info.encoding
     if connection.pgconn.status == pq.ConnStatus.BAD:  # lost, as psycopg reports it
         raise psycopg.OperationalError(pq.error_message(connection.pgconn, encoding))
-    if result.error_field(pq.DiagnosticField.SQLSTATE) == _NO_SUCH_STATEMENT:
-        _prepared.pop(connection, None)  # prepared again, under new names, by the next call
     raise psycopg.errors.error_from_result(result, encoding=encoding)
