@@ -1,7 +1,7 @@
 """Benchmark: the public API under gunicorn against a bare Flask "hello" (the ceiling), in one run,
 on SQLite and (with ``TEST_DATABASE_URL`` or ``--postgres URL``) on PostgreSQL. From the repository root:
 
-    make wrk && .venv/bin/python bench/api.py [--duration 8] [--postgres URL | --no-postgres]
+    make wrk && .venv/bin/python bench/api.py [--duration 8] [--rounds 3] [--postgres URL | --no-postgres]
 
 Load comes from ``wrk`` (bench/wrk.py) when it is installed: 2 threads, 16 keep-alive connections.
 Without wrk it falls back to the Python client of bench/harness.py and says so; that client eats
@@ -13,7 +13,11 @@ at once, so every post changes the thread it goes to). ``CIVILITY_TRUSTED_PROXIE
 sends its own X-Forwarded-For, so every post, share and vote comes from another reader. No worker
 runs: posts enqueue their scoring jobs on Redis, as in production, and nothing scores them.
 
-Scenarios (the issue's targets are ratios to the ceiling measured in the same run):
+Scenarios (the issue's targets are ratios to the ceiling measured in the same run). The four
+measured as a ratio (warm thread read, ``/counts``, share POST, comment POST) run in ``--rounds``
+rounds, each round bracketed by the ceiling measured just before and just after it: each round's
+ratio is to the mean of those two, and the verdict takes the median round, so that the machine's
+speed drifting within a run weighs on a scenario and its ceiling alike (every round is printed):
 
 - thread read, cache warm: page 1 (50) of an article with 500 published comments, replies included;
 - thread read right after a write (cache cold): one vote, then one read, in turn, one connection:
@@ -42,6 +46,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -371,7 +376,33 @@ def analyse_after_seeding(url: str) -> None:
             conn.execute("VACUUM ANALYZE")
 
 
-def measure_civility(label: str, env: dict, driver: Driver) -> dict:
+# The scenarios the targets measure as a ratio to the ceiling: (results key, name, requests).
+RATIO_SCENARIOS = (
+    ("read", f"GET thread, warm ({PAGE} of {SMALL})", READ),
+    ("counts", "GET /counts (100 ids)", COUNTS),
+    ("share", "POST share", SHARES),
+    ("post", "POST comment", COMMENTS),
+)
+
+
+@dataclass
+class Round:
+    """One round of a ratio scenario, and the ceilings measured right before and right after it."""
+    result: Result
+    before: Result
+    after: Result
+
+    @property
+    def ratio(self) -> float:
+        return self.result.rps / max((self.before.rps + self.after.rps) / 2, 1.0)
+
+
+def median_round(rounds: list[Round]) -> Round:
+    return sorted(rounds, key=lambda r: r.ratio)[(len(rounds) - 1) // 2]
+
+
+def measure_civility(label: str, env: dict, driver: Driver, ceiling: Callable[[], Result], rounds: int) -> dict:
+    """``ceiling`` measures the bare hello once more (its server runs throughout)."""
     results: dict = {"label": label}
     # The seeding and the sequential measurements below, for the RSS reading's request count.
     driver.served = SMALL + LARGE + 3 * len(ARTICLES) + 2 * 210 + 6 * 105 + 320
@@ -393,10 +424,17 @@ def measure_civility(label: str, env: dict, driver: Driver) -> dict:
         results["counts_idle"] = sequential_gets(server.port, COUNTS[0].path)
         print(f"{label}: scenarios under load ...", flush=True)
         backing = functools.partial(backing_pids, env)
-        results["read"] = driver.run(f"{label} GET thread, warm ({PAGE} of {SMALL})", server, READ, backing=backing)
-        results["counts"] = driver.run(f"{label} GET /counts (100 ids)", server, COUNTS, backing=backing)
-        results["share"] = driver.run(f"{label} POST share", server, SHARES, backing=backing)
-        results["post"] = driver.run(f"{label} POST comment", server, COMMENTS, backing=backing)
+        measured: dict[str, list[Round]] = {key: [] for key, _, _ in RATIO_SCENARIOS}
+        before = ceiling()
+        for n in range(rounds):
+            round_results = {key: driver.run(f"{label} {name}" + (f" (round {n + 1})" if rounds > 1 else ""),
+                                             server, requests, backing=backing)
+                             for key, name, requests in RATIO_SCENARIOS}
+            after = ceiling()
+            for key, result in round_results.items():
+                measured[key].append(Round(result, before, after))
+            before = after
+        results["rounds"] = measured
         mix = mixed(ids)
         top = driver.run(f"{label} mixed, as fast as it goes", server, mix, backing=backing)
         results["mixed_max"] = top
@@ -429,12 +467,13 @@ def report(hello: Result, runs: list[dict], driver: Driver, same_bytes: Result) 
     for run in runs:
         label = run["label"]
         print(f"-- {label}")
-        line("thread read (cache warm) / ceiling", ratio(run["read"], hello), 0.5, 0.8, "%")
+        rounds = run["rounds"]
+        line("thread read (cache warm) / ceiling", median_round(rounds["read"]).ratio, 0.5, 0.8, "%")
         line("thread read after a write (cold), p50", pct(run["cold"], 0.5), 30, 15, "ms", True)
-        line("/counts (100 ids) / ceiling", ratio(run["counts"], hello), 0.5, 0.8, "%")
+        line("/counts (100 ids) / ceiling", median_round(rounds["counts"]).ratio, 0.5, 0.8, "%")
         line("/counts (100 ids) p50 at low load", pct(run["counts_idle"], 0.5), 5, 5, "ms", True)
-        line("share POST / ceiling", ratio(run["share"], hello), 0.4, 0.6, "%")
-        line("comment POST / ceiling", ratio(run["post"], hello), 0.17, 0.25, "%")
+        line("share POST / ceiling", median_round(rounds["share"]).ratio, 0.4, 0.6, "%")
+        line("comment POST / ceiling", median_round(rounds["post"]).ratio, 0.17, 0.25, "%")
         m80 = run["mixed_80"]
         line(f"mixed p99 at {m80.rps / max(run['mixed_max'].rps, 1):.0%} of max "
              f"({m80.rps:.0f} of {run['mixed_max'].rps:.0f} req/s)", p99_ms(m80), 100, 50, "ms", True)
@@ -444,6 +483,10 @@ def report(hello: Result, runs: list[dict], driver: Driver, same_bytes: Result) 
         for sort, (small, large) in run["uncached"].items():
             line(f"uncached page 1, {LARGE} vs {SMALL}, {sort} ({small * 1000:.1f} -> {large * 1000:.1f} ms)",
                  large / small, 1.2, 1.0, "x", True)
+        for key, name, _ in RATIO_SCENARIOS:
+            each = ", ".join(f"{r.ratio:.1%} ({r.result.rps:.0f} of {(r.before.rps + r.after.rps) / 2:.0f})"
+                             for r in rounds[key])
+            print(f"   {name}, each round against its ceiling: {each}")
         print(f"   cold read p50 / p90: {pct(run['cold'], 0.5):.1f} / {pct(run['cold'], 0.9):.1f} ms; "
               f"/counts at low load p50 / p99: {pct(run['counts_idle'], 0.5):.2f} / "
               f"{pct(run['counts_idle'], 0.99):.2f} ms")
@@ -459,10 +502,14 @@ def report(hello: Result, runs: list[dict], driver: Driver, same_bytes: Result) 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=8.0, help="seconds of load per scenario (default 8)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of the scenarios measured as a ratio, each between two ceilings (default 3)")
     parser.add_argument("--postgres", metavar="URL", default=os.environ.get("TEST_DATABASE_URL"),
                         help="a PostgreSQL server to measure too (default: TEST_DATABASE_URL)")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     exit_on_sigterm()
     started = time.monotonic()
     use_wrk = wrk.available()
@@ -476,21 +523,28 @@ def main() -> None:
             civility_stack({"CIVILITY_MODERATION_MODE": "post", "CIVILITY_TRUSTED_PROXIES": "1",
                             "BENCH_PAGE_FILE": str(Path(tmp) / "page.json.gz")}) as env, \
             gunicorn_server("bench.hello_app:app", env, "/hello") as hello_server:
-        # The ceiling before, between and after: this VM's speed drifts, and ratios need a fair one.
-        ceilings.append(driver.run("bare Flask hello (ceiling)", hello_server, HELLO))
-        runs.append(measure_civility("SQLite", env, driver))
-        ceilings.append(driver.run("bare Flask hello (ceiling)", hello_server, HELLO))
+        # The ceiling before, between and after, and around each round of the ratio scenarios: this
+        # VM's speed drifts, and ratios need a fair one.
+        def ceiling() -> Result:
+            ceilings.append(driver.run("bare Flask hello (ceiling)", hello_server, HELLO))
+            return ceilings[-1]
+
+        ceiling()
+        runs.append(measure_civility("SQLite", env, driver, ceiling, args.rounds))
+        ceiling()
         same_bytes = driver.run(f"bare Flask sending the same page ({runs[0]['page_bytes']:,} bytes, gzip)",
                                 hello_server, PAGE_BYTES)
         if args.postgres and not args.no_postgres:
             with postgres_database(args.postgres) as url:
                 # Another prefix: none of the SQLite run's cached pages and counts may answer for it.
                 runs.append(measure_civility("PostgreSQL", {**env, "CIVILITY_DATABASE_URL": url,
-                                                            "CIVILITY_REDIS_PREFIX": "bench-pg"}, driver))
-            ceilings.append(driver.run("bare Flask hello (ceiling)", hello_server, HELLO))
+                                                            "CIVILITY_REDIS_PREFIX": "bench-pg"}, driver,
+                                             ceiling, args.rounds))
+            ceiling()
     hello = sorted(ceilings, key=lambda r: r.rps)[len(ceilings) // 2]
     spread = max(r.rps for r in ceilings) / max(min(r.rps for r in ceilings), 1.0)
-    print("\nceiling measurements: " + ", ".join(f"{r.rps:.0f}" for r in ceilings) + " req/s; the median is used")
+    print("\nceiling measurements: " + ", ".join(f"{r.rps:.0f}" for r in ceilings) + " req/s; the median is "
+          "the ceiling below (the ratio scenarios: each round's own, see each scenario's rounds)")
     if spread > 1.25:
         print(f"WARNING: the ceiling varied {spread:.2f}x within this run: the machine's speed drifted; rerun.")
     report(hello, runs, driver, same_bytes)
