@@ -393,8 +393,12 @@ class Round:
     after: Result
 
     @property
+    def ceiling_rps(self) -> float:
+        return (self.before.rps + self.after.rps) / 2
+
+    @property
     def ratio(self) -> float:
-        return self.result.rps / max((self.before.rps + self.after.rps) / 2, 1.0)
+        return self.result.rps / max(self.ceiling_rps, 1.0)
 
 
 def median_round(rounds: list[Round]) -> Round:
@@ -484,8 +488,7 @@ def report(hello: Result, runs: list[dict], driver: Driver, same_bytes: Result) 
             line(f"uncached page 1, {LARGE} vs {SMALL}, {sort} ({small * 1000:.1f} -> {large * 1000:.1f} ms)",
                  large / small, 1.2, 1.0, "x", True)
         for key, name, _ in RATIO_SCENARIOS:
-            each = ", ".join(f"{r.ratio:.1%} ({r.result.rps:.0f} of {(r.before.rps + r.after.rps) / 2:.0f})"
-                             for r in rounds[key])
+            each = ", ".join(f"{r.ratio:.1%} ({r.result.rps:.0f} of {r.ceiling_rps:.0f})" for r in rounds[key])
             print(f"   {name}, each round against its ceiling: {each}")
         print(f"   cold read p50 / p90: {pct(run['cold'], 0.5):.1f} / {pct(run['cold'], 0.9):.1f} ms; "
               f"/counts at low load p50 / p99: {pct(run['counts_idle'], 0.5):.2f} / "
@@ -523,15 +526,13 @@ def main() -> None:
             civility_stack({"CIVILITY_MODERATION_MODE": "post", "CIVILITY_TRUSTED_PROXIES": "1",
                             "BENCH_PAGE_FILE": str(Path(tmp) / "page.json.gz")}) as env, \
             gunicorn_server("bench.hello_app:app", env, "/hello") as hello_server:
-        # The ceiling before, between and after, and around each round of the ratio scenarios: this
-        # VM's speed drifts, and ratios need a fair one.
+        # The ceiling around each round of the ratio scenarios: this VM's speed drifts, and ratios
+        # need a fair one.
         def ceiling() -> Result:
             ceilings.append(driver.run("bare Flask hello (ceiling)", hello_server, HELLO))
             return ceilings[-1]
 
-        ceiling()
         runs.append(measure_civility("SQLite", env, driver, ceiling, args.rounds))
-        ceiling()
         same_bytes = driver.run(f"bare Flask sending the same page ({runs[0]['page_bytes']:,} bytes, gzip)",
                                 hello_server, PAGE_BYTES)
         if args.postgres and not args.no_postgres:
@@ -540,7 +541,6 @@ def main() -> None:
                 runs.append(measure_civility("PostgreSQL", {**env, "CIVILITY_DATABASE_URL": url,
                                                             "CIVILITY_REDIS_PREFIX": "bench-pg"}, driver,
                                              ceiling, args.rounds))
-            ceiling()
     hello = sorted(ceilings, key=lambda r: r.rps)[len(ceilings) // 2]
     spread = max(r.rps for r in ceilings) / max(min(r.rps for r in ceilings), 1.0)
     print("\nceiling measurements: " + ", ".join(f"{r.rps:.0f}" for r in ceilings) + " req/s; the median is "
