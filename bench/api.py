@@ -2,6 +2,7 @@
 on SQLite and (with ``TEST_DATABASE_URL`` or ``--postgres URL``) on PostgreSQL. From the repository root:
 
     make wrk && .venv/bin/python bench/api.py [--duration 8] [--rounds 3] [--postgres URL | --no-postgres]
+                                              [--isso-venv DIR | --no-isso]
 
 Load comes from ``wrk`` (bench/wrk.py) when it is installed: 2 threads, 16 keep-alive connections.
 Without wrk it falls back to the Python client of bench/harness.py and says so; that client eats
@@ -29,6 +30,13 @@ speed drifting within a run weighs on a scenario and its ceiling alike (every ro
 - page 1 of a 5,000-comment thread against a 500-comment one, every sort, uncached (requests
   carrying an edit token skip the cache): the medians of 100 sequential reads of each, taking turns;
 - the API processes' RSS after the run (at least 20,000 requests each).
+
+Isso 0.14 (a Python comment server; bench/isso_server.py installs it from PyPI into its own
+virtualenv) is the reference the issue's comment floor is drawn from ("about 2x Isso"). Unless
+``--no-isso``, it serves the same thread, posts and counts beside the SQLite run, under the same
+gunicorn settings, and its scenarios run in the same rounds, between the same ceilings: the report
+gives civility's throughput as a multiple of Isso's, round by round. Without a package registry the
+comparison is skipped, and the report says why.
 """
 
 from __future__ import annotations
@@ -58,6 +66,7 @@ from bench.harness import (
     GUNICORN,
     OtherLoad,
     Result,
+    Server,
     civility_stack,
     exit_on_sigterm,
     gunicorn_server,
@@ -66,6 +75,7 @@ from bench.harness import (
     memory_mb,
     ratio,
 )
+from bench.isso_server import ISSO_VERSION, InstallError, isso_server, isso_venv
 from bench.scoring_corpus import realistic_comments
 from bench.wrk import Request
 
@@ -108,6 +118,22 @@ SHARES = [Request("POST", f"/api/v1/articles/{ARTICLES[i]}/shares",
                   json.dumps({"network": NETWORKS[i % len(NETWORKS)]}), {"X-Forwarded-For": "{ip}"})
           for i in range(len(ARTICLES))]
 COMMENTS = [_post(POSTS, text) for text in TEXTS]
+
+
+def _isso_post(thread: str, text: str) -> Request:
+    return Request("POST", f"/new?uri=/{thread}",
+                   json.dumps({"text": f"{text} (#{{n}})", "author": "Reader", "title": "Posting"}))
+
+
+# Isso's side: the same thread (its URI the article's id), posts to another thread, and /count for
+# the 100 articles of /counts, each with two comments as on civility (bench/engagement.py's seed).
+ISSO_READ_PATH = f"/?uri=/{THREAD}&limit={PAGE}&nested_limit=5"
+ISSO_URIS = [f"/{article}" for article in ARTICLES]
+ISSO_SCENARIOS = (
+    ("read", f"Isso GET thread ({PAGE} of {SMALL})", [Request("GET", ISSO_READ_PATH, headers=GZIP)]),
+    ("counts", "Isso POST /count (100 uris)", [Request("POST", "/count", json.dumps(ISSO_URIS))]),
+    ("post", "Isso POST /new", [_isso_post(POSTS, text) for text in TEXTS]),
+)
 
 
 def mixed(comment_ids: list[int]) -> list[Request]:
@@ -246,33 +272,36 @@ class Connection:
 REPLIES = 100  # in every thread: two replies to each of the first 50 top-level comments
 
 
+def post_all(port: int, posts: list[tuple[str, dict, dict]]) -> list[int]:
+    """Each (path, payload, headers) POSTed, over four connections at once: the new ids, sorted."""
+    def send(chunk: list[tuple[str, dict, dict]]) -> list[int]:
+        conn, ids = Connection(port), []
+        for path, payload, headers in chunk:
+            status, data, _ = conn.send("POST", path, payload, headers)
+            if status != 201:
+                raise RuntimeError(f"seeding {path}: {status} {data[:200]!r}")
+            ids.append(json.loads(data)["id"])
+        conn.close()
+        return ids
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        return sorted(i for ids in pool.map(send, [posts[t::4] for t in range(4)]) for i in ids)
+
+
 def seed_thread(port: int, article: str, size: int) -> list[int]:
     """``size`` published comments, of which ``REPLIES`` replies to the first 50 (page 1 of the
     oldest sort looks alike whatever the thread's size: only the size differs)."""
     texts = realistic_comments(size, seed=5)
     top_level = size - REPLIES
 
-    def send(chunk: list[int], parents: list[int] | None = None) -> list[int]:
-        conn, ids = Connection(port), []
-        for n in chunk:
-            payload = {"body": texts[n], "author_name": f"Reader {n % 37}"}
-            if parents:
-                payload["parent_id"] = parents[n % len(parents)]
-            status, data, _ = conn.send("POST", f"/api/v1/articles/{article}/comments", payload,
-                                        {"X-Forwarded-For": f"172.16.{n // 250}.{n % 250}"})
-            if status != 201:
-                raise RuntimeError(f"seeding {article}: {status} {data[:200]!r}")
-            ids.append(json.loads(data)["id"])
-        conn.close()
-        return ids
+    def posts(indices: range, parents: list[int] | None = None) -> list[tuple[str, dict, dict]]:
+        return [(f"/api/v1/articles/{article}/comments",
+                 {"body": texts[n], "author_name": f"Reader {n % 37}",
+                  **({"parent_id": parents[n % len(parents)]} if parents else {})},
+                 {"X-Forwarded-For": f"172.16.{n // 250}.{n % 250}"}) for n in indices]
 
-    def parallel(indices: list[int], parents: list[int] | None = None) -> list[int]:
-        chunks = [indices[t::4] for t in range(4)]
-        with concurrent.futures.ThreadPoolExecutor(4) as pool:
-            return sorted(i for ids in pool.map(lambda c: send(c, parents), chunks) for i in ids)
-
-    ids = parallel(list(range(top_level)))
-    parallel(list(range(top_level, size)), ids[:PAGE])
+    ids = post_all(port, posts(range(top_level)))
+    post_all(port, posts(range(top_level, size), ids[:PAGE]))
     conn = Connection(port)
     status, data, _ = conn.send("GET", thread_path(article))
     conn.close()
@@ -280,6 +309,34 @@ def seed_thread(port: int, article: str, size: int) -> list[int]:
     if status != 200 or page["total"] != size or len(page["items"]) != PAGE:
         raise RuntimeError(f"{article}: total {page.get('total')}, a page of {len(page.get('items', []))}")
     return ids
+
+
+def seed_isso(port: int) -> None:
+    """Isso's copy of the 500-comment thread (the same texts, the same replies to the first 50) and
+    two comments on each of the 100 threads of ``/count``."""
+    texts = realistic_comments(SMALL, seed=5)
+    top_level = SMALL - REPLIES
+
+    def posts(uri: str, indices: range, parents: list[int] | None = None) -> list[tuple[str, dict, dict]]:
+        return [(f"/new?uri={uri}", {"text": texts[n], "author": f"Reader {n % 37}", "title": "Thread",
+                                     **({"parent": parents[n % len(parents)]} if parents else {})}, {})
+                for n in indices]
+
+    # Isso creates a thread with its first comment and answers 500 to a second one racing it: each
+    # thread's first comment goes alone.
+    ids = post_all(port, posts(f"/{THREAD}", range(1)))
+    ids += post_all(port, posts(f"/{THREAD}", range(1, top_level)))
+    post_all(port, posts(f"/{THREAD}", range(top_level, SMALL), ids[:PAGE]))
+    for k in range(2):
+        post_all(port, [(f"/new?uri={uri}", {"text": f"Comment {k} on {uri}", "author": "Bench", "title": "Story"},
+                         {}) for uri in ISSO_URIS])
+    conn = Connection(port)
+    status, data, _ = conn.send("GET", ISSO_READ_PATH)
+    counted = conn.send("POST", "/count", ISSO_URIS)
+    conn.close()
+    page = json.loads(data)
+    if status != 200 or len(page["replies"]) != PAGE or counted[0] != 200 or set(json.loads(counted[1])) != {2}:
+        raise RuntimeError(f"Isso's thread: {status}, a page of {len(page.get('replies', []))}; /count: {counted[:2]}")
 
 
 def cold_reads(port: int, comment_ids: list[int], count: int = 200) -> list[float]:
@@ -405,8 +462,10 @@ def median_round(rounds: list[Round]) -> Round:
     return sorted(rounds, key=lambda r: r.ratio)[(len(rounds) - 1) // 2]
 
 
-def measure_civility(label: str, env: dict, driver: Driver, ceiling: Callable[[], Result], rounds: int) -> dict:
-    """``ceiling`` measures the bare hello once more (its server runs throughout)."""
+def measure_civility(label: str, env: dict, driver: Driver, ceiling: Callable[[], Result], rounds: int,
+                     isso: Isso | None = None) -> dict:
+    """``ceiling`` measures the bare hello once more (its server runs throughout); ``isso``: Isso's
+    scenarios run in the same rounds."""
     results: dict = {"label": label}
     # The seeding and the sequential measurements below, for the RSS reading's request count.
     driver.served = SMALL + LARGE + 3 * len(ARTICLES) + 2 * 210 + 6 * 105 + 320
@@ -429,16 +488,23 @@ def measure_civility(label: str, env: dict, driver: Driver, ceiling: Callable[[]
         print(f"{label}: scenarios under load ...", flush=True)
         backing = functools.partial(backing_pids, env)
         measured: dict[str, list[Round]] = {key: [] for key, _, _ in RATIO_SCENARIOS}
+        reference: dict[str, list[Round]] = {key: [] for key, _, _ in ISSO_SCENARIOS} if isso else {}
         before = ceiling()
         for n in range(rounds):
-            round_results = {key: driver.run(f"{label} {name}" + (f" (round {n + 1})" if rounds > 1 else ""),
-                                             server, requests, backing=backing)
+            suffix = f" (round {n + 1})" if rounds > 1 else ""
+            round_results = {key: driver.run(f"{label} {name}{suffix}", server, requests, backing=backing)
                              for key, name, requests in RATIO_SCENARIOS}
+            isso_results = {key: driver.run(f"{name}{suffix}", isso.server(key), requests)
+                            for key, name, requests in ISSO_SCENARIOS} if isso else {}
             after = ceiling()
             for key, result in round_results.items():
                 measured[key].append(Round(result, before, after))
+            for key, result in isso_results.items():
+                reference[key].append(Round(result, before, after))
             before = after
         results["rounds"] = measured
+        if isso:
+            results["isso"] = reference
         mix = mixed(ids)
         top = driver.run(f"{label} mixed, as fast as it goes", server, mix, backing=backing)
         results["mixed_max"] = top
@@ -448,7 +514,21 @@ def measure_civility(label: str, env: dict, driver: Driver, ceiling: Callable[[]
     return results
 
 
-def report(hello: Result, runs: list[dict], driver: Driver, same_bytes: Result) -> None:
+def report_isso(rounds: dict[str, list[Round]], isso: dict[str, list[Round]]) -> None:
+    """civility's requests/s over Isso's, round by round (both between the same two ceilings)."""
+    print(f"   against Isso {ISSO_VERSION} in the same rounds: civility's requests/s over Isso's, the median round "
+          "(each round; Isso's share of the ceiling)")
+    names = {key: name for key, name, _ in RATIO_SCENARIOS}
+    for key, name, _ in ISSO_SCENARIOS:
+        ours = names[key]
+        times = [mine.result.rps / max(theirs.result.rps, 1.0) for mine, theirs in zip(rounds[key], isso[key],
+                                                                                        strict=True)]
+        each = ", ".join(f"{x:.1f}x" for x in times)
+        share = ", ".join(f"{r.ratio:.1%}" for r in isso[key])
+        print(f"   {ours} against {name}: {statistics.median(times):.2f}x ({each}; Isso {share})")
+
+
+def report(hello: Result, runs: list[dict], driver: Driver, same_bytes: Result, isso_skipped: str | None) -> None:
     client = "wrk, 2 threads x 16 connections" if driver.use_wrk else "the Python client (no wrk)"
     print(f"\ngunicorn {' '.join(GUNICORN)}; load: {client}, {driver.duration:g} s per scenario; "
           "Redis; rate limits off; post-moderation")
@@ -490,6 +570,10 @@ def report(hello: Result, runs: list[dict], driver: Driver, same_bytes: Result) 
         for key, name, _ in RATIO_SCENARIOS:
             each = ", ".join(f"{r.ratio:.1%} ({r.result.rps:.0f} of {r.ceiling_rps:.0f})" for r in rounds[key])
             print(f"   {name}, each round against its ceiling: {each}")
+        if "isso" in run:
+            report_isso(rounds, run["isso"])
+        elif run is runs[0] and isso_skipped:
+            print(f"   no comparison with Isso: {isso_skipped}")
         print(f"   cold read p50 / p90: {pct(run['cold'], 0.5):.1f} / {pct(run['cold'], 0.9):.1f} ms; "
               f"/counts at low load p50 / p99: {pct(run['counts_idle'], 0.5):.2f} / "
               f"{pct(run['counts_idle'], 0.99):.2f} ms")
@@ -502,6 +586,35 @@ def report(hello: Result, runs: list[dict], driver: Driver, same_bytes: Result) 
               "these figures are not reliable. Rerun on a quiet machine.")
 
 
+@dataclass(frozen=True)
+class Isso:
+    """Isso's two servers. Its ``POST /count`` reads every comment in its database, so the posts of
+    one round would slow the next round's counts (from 38% to 5% of the ceiling in three rounds):
+    posts go to a server of their own."""
+    seeded: Server  # the thread and the 100 counted threads
+    posting: Server
+
+    def server(self, key: str) -> Server:
+        return self.posting if key == "post" else self.seeded
+
+
+def start_isso(stack: contextlib.ExitStack, venv: str | None) -> tuple[Isso | None, str | None]:
+    """Isso's servers, seeded, stopped with ``stack``; or None and why Isso cannot run."""
+    try:
+        python = stack.enter_context(isso_venv(venv))
+        print(f"Isso {ISSO_VERSION} installed in {python.parent.parent}", flush=True)
+        isso = Isso(stack.enter_context(isso_server(python)), stack.enter_context(isso_server(python)))
+        print(f"Isso: seeding a thread of {SMALL} comments, 100 threads for /count ...", flush=True)
+        seed_isso(isso.seeded.port)
+        return isso, None
+    except InstallError as exc:
+        why = f"could not install Isso {ISSO_VERSION}: {exc}"
+    except Exception as exc:  # noqa: BLE001 - no comparison, but still the rest of the benchmark
+        why = f"Isso failed to run: {type(exc).__name__}: {exc}"
+    print(f"\n*** the comparison with Isso is skipped: {why}\n", flush=True)
+    return None, why
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=8.0, help="seconds of load per scenario (default 8)")
@@ -510,6 +623,9 @@ def main() -> None:
     parser.add_argument("--postgres", metavar="URL", default=os.environ.get("TEST_DATABASE_URL"),
                         help="a PostgreSQL server to measure too (default: TEST_DATABASE_URL)")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    parser.add_argument("--isso-venv", metavar="DIR",
+                        help="keep Isso's virtualenv in DIR and reuse it next time (default: a temporary one)")
+    parser.add_argument("--no-isso", action="store_true", help="skip the comparison with Isso")
     args = parser.parse_args()
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
@@ -532,7 +648,9 @@ def main() -> None:
             ceilings.append(driver.run("bare Flask hello (ceiling)", hello_server, HELLO))
             return ceilings[-1]
 
-        runs.append(measure_civility("SQLite", env, driver, ceiling, args.rounds))
+        with contextlib.ExitStack() as isso_stack:
+            isso, isso_skipped = (None, "--no-isso") if args.no_isso else start_isso(isso_stack, args.isso_venv)
+            runs.append(measure_civility("SQLite", env, driver, ceiling, args.rounds, isso))
         same_bytes = driver.run(f"bare Flask sending the same page ({runs[0]['page_bytes']:,} bytes, gzip)",
                                 hello_server, PAGE_BYTES)
         if args.postgres and not args.no_postgres:
@@ -547,7 +665,7 @@ def main() -> None:
           "the ceiling below (the ratio scenarios: each round's own, see each scenario's rounds)")
     if spread > 1.25:
         print(f"WARNING: the ceiling varied {spread:.2f}x within this run: the machine's speed drifted; rerun.")
-    report(hello, runs, driver, same_bytes)
+    report(hello, runs, driver, same_bytes, isso_skipped)
     print(f"\nload average at end: {load_average()}; total time {time.monotonic() - started:.0f} s")
 
 

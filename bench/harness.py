@@ -29,14 +29,31 @@ GUNICORN = [*GUNICORN_CONF, "--workers", "2", "--threads", "4", "--worker-class"
             "--log-level", "warning", "--keep-alive", "5"]
 
 
-def gunicorn_args(python: str = sys.executable) -> list[str]:
+PLAIN_CONF = """import sys
+
+accesslog = {accesslog!r}
+access_log_format = {access_log_format!r}
+control_socket_disable = True
+
+
+def post_fork(server, worker):
+    sys.setswitchinterval({interval!r})
+"""
+
+
+def gunicorn_args(python: str = sys.executable, folder: Path | None = None) -> list[str]:
     """``GUNICORN`` for ``python``. Another interpreter (Isso's virtualenv) cannot import civility, so
-    the config module gives way to its plain equivalent: the same access log, gunicorn's own logger."""
+    the config module gives way to its plain equivalent, written in ``folder``: the same access log
+    and the same thread switch interval, with gunicorn's own logger."""
     if python == sys.executable:
         return list(GUNICORN)
+    if folder is None:
+        raise ValueError("another interpreter needs a folder for its gunicorn config")
     conf = runpy.run_path(str(ROOT / "service" / "gunicorn_conf.py"))  # the file alone, not the package
-    own = GUNICORN[len(GUNICORN_CONF):]
-    return ["--access-logfile", conf["accesslog"], "--access-logformat", conf["access_log_format"], *own]
+    path = folder / "gunicorn_conf.py"
+    path.write_text(PLAIN_CONF.format(accesslog=conf["accesslog"], access_log_format=conf["access_log_format"],
+                                      interval=conf["SWITCH_INTERVAL_SECONDS"]))
+    return ["-c", str(path), *GUNICORN[len(GUNICORN_CONF):]]
 
 
 def free_port() -> int:
@@ -203,7 +220,8 @@ def gunicorn_server(app_spec: str, env: dict, ready_path: str, python: str = sys
     log = open(log_path, "ab") if log_path else None  # noqa: SIM115 - open while the server runs
     # Without a log file the access log (stdout, a line a request) is written, then discarded; the
     # error log (stderr) still reaches the terminal.
-    args = gunicorn_args(python)
+    conf_dir = None if python == sys.executable else tempfile.TemporaryDirectory(prefix="civility-bench-gunicorn-")
+    args = gunicorn_args(python, Path(conf_dir.name) if conf_dir else None)
     process = subprocess.Popen([python, "-m", "gunicorn", *args, "--bind", f"127.0.0.1:{port}", app_spec],
                                cwd=cwd, env=env, start_new_session=True, stdin=subprocess.DEVNULL,
                                stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT if log else None)
@@ -232,6 +250,8 @@ def gunicorn_server(app_spec: str, env: dict, ready_path: str, python: str = sys
         stop_process_group(process)
         if log:
             log.close()
+        if conf_dir:
+            conf_dir.cleanup()
 
 
 def stop_process_group(process: subprocess.Popen, timeout: float = 20) -> None:
