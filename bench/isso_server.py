@@ -11,8 +11,10 @@ gunicorn with the same settings as civility. Details that matter, from Isso's so
   Isso fetches ``host + uri`` to read the page's title, unless the body carries ``title``: we always
   send one, so Isso never needs a web site to fetch.
 - ``GET /?uri=PATH&limit=50&nested_limit=5`` reads 50 top-level comments of a thread with up to 5
-  replies each, which is what civility's ``GET /articles/{id}/comments`` (50 per page, each with
-  its first replies) returns.
+  replies each, as civility's ``GET /articles/{id}/comments`` reads 50 with up to 3: in the
+  benchmark's thread each comment of page 1 has two replies, so both send the same comments.
+- ``POST /count`` with a JSON list of URIs answers their comment counts, as civility's ``/counts``.
+  It counts every comment in the database, then picks the URIs asked for.
 - ``[guard] enabled = false`` turns its rate limit off (civility runs with ``CIVILITY_RATE_LIMITS=off``),
   and ``[moderation] enabled = false`` publishes at once (civility runs in post-moderation mode).
   ``notify`` is empty, so Isso does not log every new comment.
