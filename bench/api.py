@@ -72,6 +72,7 @@ from bench.harness import (
     gunicorn_server,
     load,
     load_average,
+    machine,
     memory_mb,
     ratio,
 )
@@ -530,7 +531,8 @@ def report_isso(rounds: dict[str, list[Round]], isso: dict[str, list[Round]]) ->
 
 def report(hello: Result, runs: list[dict], driver: Driver, same_bytes: Result, isso_skipped: str | None) -> None:
     client = "wrk, 2 threads x 16 connections" if driver.use_wrk else "the Python client (no wrk)"
-    print(f"\ngunicorn {' '.join(GUNICORN)}; load: {client}, {driver.duration:g} s per scenario; "
+    print(f"\nmachine: {machine()}")
+    print(f"gunicorn {' '.join(GUNICORN)}; load: {client}, {driver.duration:g} s per scenario; "
           "Redis; rate limits off; post-moderation")
     print(f"ceiling: {hello.row()}")
     print(f"for scale, {same_bytes.row()}: {ratio(same_bytes, hello):.0%} of the ceiling")

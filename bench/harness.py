@@ -8,6 +8,7 @@ import http.client
 import json
 import multiprocessing as mp
 import os
+import platform
 import runpy
 import signal
 import socket
@@ -296,6 +297,19 @@ def memory_mb(pid: int, field: str = "VmRSS") -> float:
             if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def machine() -> str:
+    """The processor, cores, kernel and Python of this run. The VM under these benchmarks has changed
+    processor between sessions (docs/benchmarks.md), and the ratios moved with it."""
+    cpu = "unknown processor"
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as handle:
+        # The last CPU's fields; the VM's are all alike.
+        fields = {key.strip(): value.strip() for key, _, value in (line.partition(":") for line in handle)}
+        model, family, number = fields.get("model name", ""), fields.get("cpu family"), fields.get("model")
+        cpu = f"{model} (family {family}, model {number})" if family and number else model or cpu
+    return (f"{cpu}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}, "
+            f"{platform.python_implementation()} {platform.python_version()}")
 
 
 def load_average() -> str:
