@@ -9,6 +9,7 @@ import json
 import multiprocessing as mp
 import os
 import platform
+import re
 import runpy
 import signal
 import socket
@@ -235,8 +236,7 @@ def gunicorn_server(app_spec: str, env: dict, ready_path: str, python: str = sys
                     break
             except OSError:
                 if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError(f"{app_spec} did not start"
-                                       + (f"; see {log_path}" if log_path else "")) from None
+                    raise RuntimeError(f"{app_spec} did not start" + _log_tail(log_path)) from None
                 time.sleep(0.2)
         # One worker answering is not all of them: gunicorn forks them one after another, and a
         # measurement started before the last is forked runs on fewer cores (a ceiling once read a
@@ -244,7 +244,7 @@ def gunicorn_server(app_spec: str, env: dict, ready_path: str, python: str = sys
         workers = int(args[args.index("--workers") + 1]) if "--workers" in args else 1
         while len(child_pids(process.pid)) < workers:
             if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError(f"{app_spec} did not start its {workers} workers")
+                raise RuntimeError(f"{app_spec} did not start its {workers} workers" + _log_tail(log_path))
             time.sleep(0.1)
         yield Server(port, process.pid, log_path)
     finally:
@@ -253,6 +253,16 @@ def gunicorn_server(app_spec: str, env: dict, ready_path: str, python: str = sys
             log.close()
         if conf_dir:
             conf_dir.cleanup()
+
+
+def _log_tail(log_path: Path | None) -> str:
+    """A failed server's last exception and last line, for an error message: its log may be in a
+    folder about to be removed."""
+    if log_path is None or not log_path.exists():
+        return ""
+    lines = log_path.read_text(errors="replace").strip().splitlines()
+    raised = [line.strip() for line in lines if re.match(r"\s*[\w.]+(Error|Exception): ", line)]
+    return f" ({log_path}: {' | '.join(raised[-1:] + lines[-1:])})"
 
 
 def stop_process_group(process: subprocess.Popen, timeout: float = 20) -> None:

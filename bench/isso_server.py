@@ -108,6 +108,12 @@ def isso_server(python: Path):
         config.write_text(CONFIG.format(db=Path(tmp) / "comments.db"))
         env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHON"))}
         env["ISSO_SETTINGS"] = str(config)
+        # Each worker creates a missing database as it boots, and two doing it at once can clash on
+        # the session key's row: the loser exits and gunicorn shuts down (3 of 20 servers started
+        # here on 2026-12-06). Loading the app once first creates the database alone.
+        made = subprocess.run([str(python), "-c", "import isso.run"], cwd=tmp, env=env, capture_output=True, text=True)
+        if made.returncode != 0:
+            raise RuntimeError(f"Isso could not create its database: {made.stderr.strip()[-300:]}")
         with gunicorn_server("isso.run:application", env, "/info", python=str(python), cwd=tmp,
                              log_path=Path(tmp) / "gunicorn.log") as server:
             yield server
