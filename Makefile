@@ -63,8 +63,11 @@ wrk:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk >/dev/null; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq wrk >/dev/null; fi; }
 
+# TEST_WORKERS pytest processes (pytest-xdist; 0 runs in this one). Most tests wait on the real processes
+# they start, so four keep two cores busy. Each has its own private Redis and PostgreSQL database.
+TEST_WORKERS ?= 4
 test: install-test browser
-	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 # Refreshes docs/screenshots/*.png; `make test` writes its screenshots into a temporary folder.
 screenshots: install-test browser

@@ -27,10 +27,11 @@ CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,re
 
 @pytest.fixture
 def live_api(app_factory, worker_process):
-    app = app_factory(sso_secret="s" * 40)
-    svc = app.extensions["civility"]
     # A real worker, so that routes which ask one for scores (the nudge check, Perspective's
-    # analyze) answer rather than wait out their deadline with a 503.
+    # analyze) answer rather than wait out their deadline with a 503. The deadline is generous
+    # because that worker is also scoring every comment the fuzzer posts, on a shared CI machine.
+    app = app_factory(sso_secret="s" * 40, analyze_timeout=30.0)
+    svc = app.extensions["civility"]
     worker_process(svc.settings)
     wait_until(lambda: live_workers(svc.redis, svc.settings), 60, 0.2, message="the worker to announce itself")
     client = app.test_client()
