@@ -45,6 +45,8 @@ def live_api(app_factory, worker_process):
     server.shutdown()
 
 
+# About a minute alone, two or more beside the suite's other processes on two cores.
+@pytest.mark.timeout(600)
 def test_schemathesis_finds_no_5xx_no_schema_breaks_no_stack_traces(live_api, tmp_path):
     base, token = live_api
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.schemathesis_hooks", "PYTHONPATH": str(ROOT)}
