@@ -6,7 +6,7 @@
   var TOKEN_KEY = "civility:moderator-token";
   var REFRESH_MS = 5000;
   var $ = function (id) { return document.getElementById(id); };
-  var state = {status: "flagged", items: {}, order: [], cursor: null, selected: null, busy: 0, timer: null, seq: 0};
+  var state = {status: "flagged", items: {}, order: [], cursor: null, selected: null, busy: 0, timer: null, seq: 0, session: 0};
   var parents = {};
 
   function h(tag, props, kids) {
@@ -49,12 +49,14 @@
     $("signin").hidden = true;
     $("app").hidden = false;
     $("who").hidden = false;
+    scorerAt = 0; // refresh asks for the scorer at once
     refresh(true);
-    showScorer(true);
   }
   function signOut(msg) {
     try { sessionStorage.removeItem(TOKEN_KEY); } catch (e) { /* nothing stored */ }
     clearTimeout(state.timer);
+    // Answers still on their way belong to the old session: they must not repaint the sign-in screen.
+    state.session++; state.seq++;
     $("app").hidden = true;
     $("who").hidden = true;
     $("scorer-banner").hidden = true;
@@ -380,7 +382,9 @@
   function showScorer(now) {
     if (!now && Date.now() - scorerAt < SCORER_MS) return;
     scorerAt = Date.now();
+    var session = state.session;
     api("GET", "/moderation/stats").then(function (stats) {
+      if (session !== state.session) return;
       var s = (stats && stats.scorer) || {};
       var fallback = s.fallback === true || /\(fallback\)/.test(s.version || "");
       var name = s.name ? "Scorer: " + s.name + (s.version ? " " + s.version : "") : "Scorer: none yet";

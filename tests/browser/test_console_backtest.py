@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 from playwright.sync_api import Error as PlaywrightError
 
@@ -29,6 +30,42 @@ def test_the_header_names_the_fallback_scorer_and_a_banner_warns(tab, live):
     expect(banner).to_contain_text("recognises offensive words")
     page.get_by_role("button", name="Sign out").click()
     expect(banner).to_be_hidden()
+    assert_clean(tab)
+
+
+def test_an_answer_that_arrives_after_sign_out_leaves_the_sign_in_screen_alone(tab, live):
+    page = tab.page
+    held = []
+
+    def hold(route):
+        held.append(route)  # answered only when the test says so
+
+    page.route("**/api/v1/moderation/stats", hold)
+
+    def release_held():
+        deadline = time.monotonic() + 15
+        while not held:
+            assert time.monotonic() < deadline, "the console never asked for the scorer"
+            page.wait_for_timeout(20)  # lets Playwright dispatch the route handler
+        while held:
+            route = held.pop()
+            with page.expect_response("**/api/v1/moderation/stats") as answer:
+                route.fulfill(response=route.fetch())
+            answer.value.finished()
+        page.evaluate("() => new Promise(done => setTimeout(() => setTimeout(done)))")  # the page's handlers run
+
+    sign_in(tab, live)
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_label("Moderator token")).to_be_visible()
+    release_held()
+    expect(page.locator("#scorer-banner")).to_be_hidden()
+    expect(page.get_by_label("Moderator token")).to_be_visible()
+
+    # The same held answer, delivered while signed in, does raise the banner.
+    sign_in(tab, live)
+    release_held()
+    expect(page.locator("#scorer-banner")).to_be_visible()
+    page.unroute("**/api/v1/moderation/stats", hold)
     assert_clean(tab)
 
 
